@@ -1,0 +1,145 @@
+/**
+ * The contract every model in the registry fulfils. Apps (deconvnet, style transfer, captioning) only
+ * depend on this file's types: weights and their preprocessing travel together (torchvision-style),
+ * and named intermediate activations come from `forward`/`taps` (timm features_only-style).
+ */
+import type { tf } from '@convlab/core';
+
+type Tensor = ReturnType<typeof tf.tensor>;
+type Tensor4D = ReturnType<typeof tf.tensor4d>;
+
+export type ModelFamily = 'vgg' | 'mobilenet' | 'inception' | 'custom';
+
+/** What a layer does, as far as visualization and receptive-field arithmetic care. */
+export type LayerKind =
+  | 'input'
+  | 'conv'
+  | 'depthwise_conv'
+  | 'relu' // any ReLU-like activation (relu, relu6) standing as its own layer or fused into a conv
+  | 'activation' // other activations (softmax, linear, sigmoid)
+  | 'batchnorm'
+  | 'maxpool'
+  | 'avgpool'
+  | 'global_pool'
+  | 'pad'
+  | 'add'
+  | 'concat'
+  | 'dense'
+  | 'flatten'
+  | 'dropout'
+  | 'other';
+
+export interface LayerInfo {
+  /** Keras layer name (unique in the model), e.g. 'block4_conv2', 'mixed3', 'block_6_expand_relu'. */
+  name: string;
+  /** Other names accepted for it, e.g. VGG 'conv4_2' for 'block4_conv2'. */
+  aliases: string[];
+  /** Keras class name, e.g. 'Conv2D'. */
+  className: string;
+  kind: LayerKind;
+  /** Output shape for the model's default input size, batch dimension as null: [null, h, w, c]. */
+  outputShape: (number | null)[];
+  /** Names of the layers feeding this one. */
+  inbound: string[];
+  /** For conv/pool layers: geometry used by receptive-field arithmetic. */
+  kernel?: [number, number];
+  strides?: [number, number];
+  dilation?: [number, number];
+  padding?: 'same' | 'valid' | [[number, number], [number, number]];
+  /** Whether the layer's output has passed a ReLU-like nonlinearity (conv with fused relu counts). */
+  activation?: string;
+}
+
+/**
+ * How ReLU-like nonlinearities (relu, relu6, and ReLUs fused into conv layers) behave in the backward
+ * pass. 'normal' is ordinary autodiff. 'deconvnet' passes relu(grad) (Zeiler & Fergus), 'guided'
+ * passes relu(grad) where the forward input was > 0 (Springenberg et al.). Forward values never change.
+ */
+export type ReluBackward = 'normal' | 'deconvnet' | 'guided';
+
+export interface ForwardOptions {
+  /** Layer names or aliases to return. The graph is evaluated only as far as these need. */
+  outputs: string[];
+  relu?: ReluBackward;
+  /**
+   * Replace a layer's output during the forward pass (used by Adebayo's sanity check or occlusion
+   * of feature maps). Called with the layer name and its computed output; return a tensor of the
+   * same shape to use instead, or undefined to keep it.
+   */
+  override?: (layer: string, output: Tensor) => Tensor | undefined;
+}
+
+export interface WeightsInfo {
+  /** Where the weights came from: a file path, a URL, or 'random'. */
+  source: string;
+  /** Short human description, e.g. 'nsfwjs 4.4.0 MobileNetV2 trunk (ImageNet, fine-tuned), uint8-quantized'. */
+  description: string;
+  quantized: boolean;
+  sha256?: string;
+}
+
+export interface ConvNet {
+  /** Registry name, e.g. 'mobilenet_v2'. */
+  name: string;
+  family: ModelFamily;
+  /** Default (native) input size [height, width]. */
+  inputSize: [number, number];
+  /** Smallest input size the trunk accepts (the spatial map stays >= 1 at the last layer). */
+  minInputSize: number;
+  /** True if the architecture accepts any size >= minInputSize (fully convolutional trunk). */
+  anySize: boolean;
+  weights: WeightsInfo;
+  /** The underlying Keras-style model (trunk, classifier head included if the weights have one). */
+  model: import('@tensorflow/tfjs-layers').LayersModel;
+  /** Every layer in topological order. */
+  layers: LayerInfo[];
+  /** Class labels of the model's own head, if it has one (nsfwjs: 5 classes). */
+  classNames?: string[];
+  /** The name of the head's output layer (logits or softmax), if there is a head. */
+  headLayer?: string;
+
+  /** RGB float images 0..255, [h, w, 3] or [n, h, w, 3] -> the network's input space [n, h, w, 3]. */
+  preprocess(images: Tensor): Tensor4D;
+  /** Inverse of preprocess: network input space -> RGB 0..255 (unclipped). */
+  deprocess(x: Tensor4D): Tensor4D;
+  /** Canonical layer name for a name or alias; throws a ConvlabError listing valid names if unknown. */
+  resolveLayer(nameOrAlias: string): string;
+  layer(nameOrAlias: string): LayerInfo;
+  /**
+   * Run the network on preprocessed input with plain differentiable tf ops (no tfjs-layers fused
+   * kernels), so tf.grad w.r.t. the input works on every backend, and return the named activations.
+   * Call inside tf.tidy / tf.grad as usual; tensors returned are owned by the caller.
+   */
+  forward(x: Tensor4D, options: ForwardOptions): Record<string, Tensor>;
+  /** Convenience: image (RGB 0..255) -> preprocess -> forward -> named activations. */
+  taps(names: string[], options?: Omit<ForwardOptions, 'outputs'>): (images: Tensor) => Record<string, Tensor>;
+  /** Output shape [h, w, c] of a layer for a given input size. */
+  outputShapeFor(nameOrAlias: string, inputSize: [number, number]): number[];
+  /** Free weights. */
+  dispose(): void;
+}
+
+export interface LoadModelOptions {
+  /**
+   * Weights: 'default' (bundled offline weights, or the cached download), 'random' (architecture with
+   * seeded random init; for tests and random-feature style transfer), or a path to a Keras .h5 file or a
+   * tfjs layers model folder / model.json.
+   */
+  weights?: 'default' | 'random' | string;
+  /** Seed for 'random' weights. */
+  seed?: number;
+  /** For VGG: build only up to this layer (e.g. 'block5_conv1') to save memory and time. */
+  upTo?: string;
+  /** Keep the classifier head when the weights have one (default true). */
+  includeHead?: boolean;
+}
+
+export interface ModelEntry {
+  name: string;
+  family: ModelFamily;
+  description: string;
+  inputSize: [number, number];
+  /** Whether weights are available on this machine without a download. */
+  weightsAvailable(): Promise<{ available: boolean; where: string }>;
+  load(options: LoadModelOptions): Promise<ConvNet>;
+}
