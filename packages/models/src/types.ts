@@ -67,6 +67,8 @@ export interface ForwardOptions {
    * same shape to use instead, or undefined to keep it.
    */
   override?: (layer: string, output: Tensor) => Tensor | undefined;
+  /** Replace every max pooling by average pooling of the same geometry (Gatys et al. 2016 prefer it). */
+  pool?: 'max' | 'avg';
 }
 
 export interface WeightsInfo {
