@@ -1,0 +1,171 @@
+/**
+ * Differentiable building blocks for the graph executor: ReLU-like nonlinearities with the deconvnet /
+ * guided backward rules, and convolutions whose input gradient is itself a forward convolution.
+ *
+ * Why the conv gradients: tfjs-backend-wasm has no DepthwiseConv2dNativeBackpropInput kernel (MobileNetV2
+ * cannot be differentiated w.r.t. its input there) and its Conv2DBackpropInput is a naive loop, several
+ * times slower than a forward conv (DESIGN.md). The input gradient of a convolution is the full
+ * correlation of the (stride-dilated) output gradient with the spatially flipped, in/out-swapped filter,
+ * so we compute it with the backend's fast forward kernels.
+ */
+import { tf } from '@convlab/core';
+import type { ReluBackward } from './types.js';
+
+type Tensor = ReturnType<typeof tf.tensor>;
+type Tensor4D = ReturnType<typeof tf.tensor4d>;
+type SaveFn = (tensors: Tensor[]) => void;
+
+/** tf.customGrad for a single-input op: `backward(dy, saved)` returns dx. */
+function singleInputGrad(
+  forward: (x: Tensor, save: SaveFn) => Tensor,
+  backward: (dy: Tensor, saved: Tensor[]) => Tensor,
+): (x: Tensor) => Tensor {
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const x = args[0] as Tensor;
+    const save = args[1] as SaveFn;
+    return { value: forward(x, save), gradFunc: (dy: Tensor, saved: Tensor[]) => [backward(dy, saved)] };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (x) => f(x) as Tensor;
+}
+
+/** relu or relu6 with the requested backward rule. Forward values are always the ordinary ones. */
+export function reluLike(x: Tensor, cap6: boolean, mode: ReluBackward = 'normal'): Tensor {
+  if (mode === 'normal') return cap6 ? tf.relu6(x) : tf.relu(x);
+  return singleInputGrad(
+    (input, save) => {
+      save([input]);
+      return cap6 ? tf.relu6(input) : tf.relu(input);
+    },
+    (dy, saved) => {
+      const xs = saved[0];
+      let g = tf.relu(dy);
+      if (mode === 'guided') g = tf.mul(g, tf.step(xs));
+      if (cap6) g = tf.mul(g, tf.cast(tf.lessEqual(xs, 6), 'float32'));
+      return g;
+    },
+  )(x);
+}
+
+export type Padding = 'same' | 'valid';
+
+/** Leading (top/left) padding and output size along one axis, as TensorFlow computes them. */
+function axisGeometry(size: number, k: number, s: number, d: number, padding: Padding): { out: number; before: number } {
+  const keff = (k - 1) * d + 1;
+  if (padding === 'valid') return { out: Math.ceil((size - keff + 1) / s), before: 0 };
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + keff - size, 0);
+  return { out, before: Math.floor(total / 2) };
+}
+
+/**
+ * Turn dy [n, oh, ow, c] into the tensor whose valid correlation with the flipped filter is dx:
+ * insert (stride - 1) zeros between rows/columns, then pad (or crop) so the result has the right size.
+ */
+function spreadGradient(
+  dy: Tensor4D,
+  inSize: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+  padding: Padding,
+): Tensor4D {
+  const [n, oh, ow, c] = dy.shape;
+  let g = dy;
+  if (strides[0] > 1 || strides[1] > 1) {
+    const [sh, sw] = strides;
+    const r = tf.reshape(dy, [n, oh, 1, ow, 1, c]);
+    const p = tf.pad(r, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    g = tf.reshape(p, [n, oh * sh, ow * sw, c]) as Tensor4D;
+    g = tf.slice(g, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]);
+  }
+  const pads: [number, number][] = [];
+  for (let a = 0; a < 2; a++) {
+    const { before } = axisGeometry(inSize[a], kernel[a], strides[a], dilation[a], padding);
+    const keff = (kernel[a] - 1) * dilation[a] + 1;
+    const front = keff - 1 - before;
+    const back = inSize[a] + before - (a === 0 ? (oh - 1) * strides[0] : (ow - 1) * strides[1]) - 1;
+    pads.push([front, back]);
+  }
+  const positive = pads.map(([f, b]) => [Math.max(f, 0), Math.max(b, 0)] as [number, number]);
+  if (positive.some(([f, b]) => f > 0 || b > 0)) {
+    g = tf.pad(g, [[0, 0], positive[0], positive[1], [0, 0]]);
+  }
+  if (pads.some(([f, b]) => f < 0 || b < 0)) {
+    const begin = [0, Math.max(-pads[0][0], 0), Math.max(-pads[1][0], 0), 0];
+    const size = [
+      -1,
+      g.shape[1] - begin[1] - Math.max(-pads[0][1], 0),
+      g.shape[2] - begin[2] - Math.max(-pads[1][1], 0),
+      -1,
+    ];
+    g = tf.slice(g, begin, size);
+  }
+  return g;
+}
+
+/**
+ * How conv input gradients are computed. 'auto': with forward convolutions on wasm (and for depthwise
+ * convs wherever the backend lacks DepthwiseConv2dNativeBackpropInput), tfjs's own gradients elsewhere.
+ */
+export type ConvGradientMode = 'auto' | 'forward-conv' | 'tfjs';
+let convGradientMode: ConvGradientMode = 'auto';
+export function setConvGradientMode(mode: ConvGradientMode): void {
+  convGradientMode = mode;
+}
+
+function useForwardConvGrad(depthwise: boolean): boolean {
+  if (convGradientMode !== 'auto') return convGradientMode === 'forward-conv';
+  const backend = tf.getBackend();
+  if (backend === 'wasm') return true;
+  if (depthwise) return tf.getKernel('DepthwiseConv2dNativeBackpropInput', backend) === undefined;
+  return false;
+}
+
+/** conv2d (NHWC, filter [kh, kw, cin, cout]) whose input gradient is a forward conv2d. */
+export function conv2d(
+  x: Tensor4D,
+  filter: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  dilation: [number, number],
+): Tensor4D {
+  if (!useForwardConvGrad(false) || !tf.engine().isTapeOn()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilation);
+  const [kh, kw] = filter.shape;
+  return singleInputGrad(
+    (input) => tf.conv2d(input as Tensor4D, filter, strides, padding, 'NHWC', dilation),
+    (dy) => {
+      const spread = spreadGradient(dy as Tensor4D, [x.shape[1], x.shape[2]], [kh, kw], strides, dilation, padding);
+      const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+      return tf.conv2d(spread, flipped, 1, 'valid', 'NHWC', dilation);
+    },
+  )(x) as Tensor4D;
+}
+
+/** depthwiseConv2d (filter [kh, kw, c, multiplier]) whose input gradient is a forward depthwise conv. */
+export function depthwiseConv2d(
+  x: Tensor4D,
+  filter: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  dilation: [number, number],
+): Tensor4D {
+  const multiplier = filter.shape[3];
+  if (!useForwardConvGrad(true) || !tf.engine().isTapeOn()) {
+    return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilation);
+  }
+  const [kh, kw, c] = filter.shape;
+  return singleInputGrad(
+    (input) => tf.depthwiseConv2d(input as Tensor4D, filter, strides, padding, 'NHWC', dilation),
+    (dy) => {
+      const spread = spreadGradient(dy as Tensor4D, [x.shape[1], x.shape[2]], [kh, kw], strides, dilation, padding);
+      const flipped = tf.reverse(filter, [0, 1]) as Tensor4D;
+      if (multiplier === 1) return tf.depthwiseConv2d(spread, flipped, 1, 'valid', 'NHWC', dilation);
+      // Channel multiplier m: output channel c*m+j came from input channel c. As a grouped conv this is
+      // a dense conv with a block-diagonal filter [kh, kw, c*m, c].
+      const eye = tf.reshape(tf.eye(c), [1, 1, c, 1, c]);
+      const blocks = tf.mul(tf.reshape(flipped, [kh, kw, c, multiplier, 1]), eye);
+      const dense = tf.reshape(blocks, [kh, kw, c * multiplier, c]) as Tensor4D;
+      return tf.conv2d(spread, dense, 1, 'valid', 'NHWC', dilation);
+    },
+  )(x) as Tensor4D;
+}

@@ -1,0 +1,27 @@
+/**
+ * The model registry. To add a model, import its ModelEntry and put it in ENTRIES; nothing else changes.
+ */
+import { ConvlabError } from '@convlab/core';
+import { inceptionV3Entry, mobilenetV2Entry } from './nsfwjs-entries.js';
+import type { ConvNet, LoadModelOptions, ModelEntry } from './types.js';
+
+const ENTRIES: ModelEntry[] = [mobilenetV2Entry, inceptionV3Entry];
+
+/** Every registered model, in display order. */
+export function listModels(): ModelEntry[] {
+  return [...ENTRIES];
+}
+
+/** The entry for a model name; throws a ConvlabError listing the names if unknown. */
+export function getModelEntry(name: string): ModelEntry {
+  const entry = ENTRIES.find((e) => e.name === name);
+  if (!entry) {
+    throw new ConvlabError(`unknown model "${name}"`, { hint: `choose one of: ${ENTRIES.map((e) => e.name).join(', ')}` });
+  }
+  return entry;
+}
+
+/** Load a model by registry name. */
+export function loadModel(name: string, options: LoadModelOptions = {}): Promise<ConvNet> {
+  return getModelEntry(name).load(options);
+}
