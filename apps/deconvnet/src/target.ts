@@ -1,0 +1,169 @@
+/**
+ * What an attribution explains: one unit of a layer (channel, at a feature-map position or summed
+ * over the map) or one class of the model's head. Resolving a target checks it against the model
+ * (unknown layer and out-of-range units list the valid ones) and fixes the default position: the
+ * argmax of the unit's channel on the given image, as Zeiler & Fergus project the strongest activation.
+ */
+import { ConvlabError, tf, type Scalar, type Tensor, type Tensor4D } from '@convlab/core';
+import type { ConvNet, ForwardOptions, ReluBackward } from '@convlab/models';
+
+export interface Target {
+  /** Layer name or alias (unit targets; also the Grad-CAM layer default). */
+  layer?: string;
+  /** Channel index in the layer. */
+  unit?: number;
+  /** Feature-map position [y, x]; 'argmax' (default) = strongest position of the channel; 'all' = sum over the map. */
+  position?: [number, number] | 'argmax' | 'all';
+  /** Class of the model's head (instead of a unit). */
+  classIndex?: number;
+}
+
+export interface ResolvedTarget {
+  kind: 'unit' | 'class';
+  /** Canonical layer name (the head layer for class targets). */
+  layer: string;
+  /** Channel (unit) or class index. */
+  index: number;
+  /** Position in the feature map for point targets; undefined when summed over the map or a class. */
+  position?: [number, number];
+  /** Feature map size [h, w] of the layer at this input size. */
+  featureSize?: [number, number];
+  /** Target value on the unmodified image. */
+  value: number;
+  /** Human-readable, e.g. 'block_6_expand_relu unit 12 at (5, 9)' or 'class 2 (neutral)'. */
+  label: string;
+}
+
+function headOutput(model: ConvNet): string {
+  if (!model.headLayer) {
+    throw new ConvlabError(`model ${model.name} has no classifier head, so a class cannot be targeted`, {
+      hint: 'target a unit instead (--layer NAME --unit N)',
+    });
+  }
+  return model.headLayer;
+}
+
+export function checkClass(model: ConvNet, classIndex: number): void {
+  const n = model.classNames?.length ?? (model.layer(headOutput(model)).outputShape.at(-1) as number);
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= n) {
+    const names = model.classNames ? `: ${model.classNames.map((c, i) => `${i}=${c}`).join(', ')}` : '';
+    throw new ConvlabError(`class ${classIndex} out of range for ${model.name}'s head`, { hint: `use 0..${n - 1}${names}` });
+  }
+}
+
+/** Layers that have a spatial [h, w, c] output: the ones a unit can be picked from. */
+export function spatialLayers(model: ConvNet): string[] {
+  return model.layers.filter((l) => l.outputShape.length === 4 && l.kind !== 'input').map((l) => l.name);
+}
+
+/** Canonical layer name, with a ConvlabError listing valid layers if unknown. */
+export function resolveLayerName(model: ConvNet, layer: string): string {
+  return model.resolveLayer(layer);
+}
+
+export function channelsOf(model: ConvNet, layer: string): number {
+  return model.layer(layer).outputShape.at(-1) as number;
+}
+
+export function checkUnit(model: ConvNet, layer: string, unit: number): void {
+  const c = channelsOf(model, layer);
+  if (!Number.isInteger(unit) || unit < 0 || unit >= c) {
+    throw new ConvlabError(`unit ${unit} out of range for layer ${layer}`, { hint: `${layer} has ${c} channels: use units 0..${c - 1}` });
+  }
+}
+
+/**
+ * Resolve a target on an image (RGB 0..255, [1, h, w, 3]): validates it, picks the default position,
+ * and records the target value.
+ */
+export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): ResolvedTarget {
+  if (target.classIndex !== undefined) {
+    const layer = headOutput(model);
+    checkClass(model, target.classIndex);
+    const value = tf.tidy(() => {
+      const out = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
+      return (tf.reshape(out, [-1]).arraySync() as number[])[target.classIndex!];
+    });
+    const name = model.classNames?.[target.classIndex];
+    return { kind: 'class', layer, index: target.classIndex, value, label: `class ${target.classIndex}${name ? ` (${name})` : ''}` };
+  }
+  if (target.layer === undefined || target.unit === undefined) {
+    throw new ConvlabError('a target needs a layer and a unit, or a class index', {
+      hint: `e.g. --layer ${spatialLayers(model).at(-1) ?? 'NAME'} --unit 0, or --class 0`,
+    });
+  }
+  const layer = model.resolveLayer(target.layer);
+  const info = model.layer(layer);
+  if (info.outputShape.length !== 4 && target.position !== 'all' && target.position !== undefined) {
+    throw new ConvlabError(`layer ${layer} has no spatial map, so a position cannot be given`, { hint: 'leave out --position' });
+  }
+  checkUnit(model, layer, target.unit);
+  const unit = target.unit;
+  return tf.tidy(() => {
+    const act = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
+    if (act.rank !== 4) {
+      const value = (tf.reshape(act, [-1]).arraySync() as number[])[unit];
+      return { kind: 'unit' as const, layer, index: unit, value, label: `${layer} unit ${unit}` };
+    }
+    const [, h, w] = act.shape;
+    const channel = tf.reshape(tf.slice(act, [0, 0, 0, unit], [1, h, w, 1]), [h * w]);
+    const values = channel.dataSync();
+    if (target.position === 'all') {
+      let sum = 0;
+      for (const v of values) sum += v;
+      return { kind: 'unit' as const, layer, index: unit, featureSize: [h, w] as [number, number], value: sum, label: `${layer} unit ${unit} (whole map)` };
+    }
+    let position: [number, number];
+    if (Array.isArray(target.position)) {
+      const [y, x] = target.position;
+      if (!Number.isInteger(y) || !Number.isInteger(x) || y < 0 || y >= h || x < 0 || x >= w) {
+        throw new ConvlabError(`position (${y}, ${x}) is outside ${layer}'s ${h}x${w} map`, { hint: `use y in 0..${h - 1}, x in 0..${w - 1}` });
+      }
+      position = [y, x];
+    } else {
+      let best = 0;
+      for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+      position = [Math.floor(best / w), best % w];
+    }
+    const value = values[position[0] * w + position[1]];
+    return {
+      kind: 'unit' as const,
+      layer,
+      index: unit,
+      position,
+      featureSize: [h, w] as [number, number],
+      value,
+      label: `${layer} unit ${unit} at (${position[0]}, ${position[1]})`,
+    };
+  });
+}
+
+/**
+ * The scalar being explained, as a function of preprocessed input x [n, h, w, 3]: summed over the
+ * batch so one gradient call handles n independent samples (SmoothGrad).
+ */
+export function targetScore(
+  model: ConvNet,
+  target: ResolvedTarget,
+  relu: ReluBackward = 'normal',
+  extra: Omit<ForwardOptions, 'outputs' | 'relu'> = {},
+): (x: Tensor4D) => Scalar {
+  return (x) => {
+    const out: Tensor = model.forward(x, { outputs: [target.layer], relu, ...extra })[target.layer];
+    return selectTarget(out, target);
+  };
+}
+
+/** Pick the target from a layer's output (batch summed). */
+export function selectTarget(out: Tensor, target: ResolvedTarget): Scalar {
+  if (out.rank === 4) {
+    const [n, h, w] = out.shape;
+    if (target.position) {
+      const [y, x] = target.position;
+      return tf.sum(tf.slice(out, [0, y, x, target.index], [n, 1, 1, 1]));
+    }
+    return tf.sum(tf.slice(out, [0, 0, 0, target.index], [n, h, w, 1]));
+  }
+  const flat = tf.reshape(out, [out.shape[0], -1]);
+  return tf.sum(tf.slice(flat, [0, target.index], [flat.shape[0], 1]));
+}
