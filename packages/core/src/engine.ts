@@ -97,8 +97,11 @@ let current: EngineInfo | undefined;
 type ErrorEvent = 'uncaughtException' | 'unhandledRejection';
 const ERROR_EVENTS: ErrorEvent[] = ['uncaughtException', 'unhandledRejection'];
 
+// Typed as a plain EventEmitter: process.listeners' overloads do not accept a union of event names.
+const processEvents = process as NodeJS.EventEmitter;
+
 function processErrorListeners(): Map<ErrorEvent, Set<unknown>> {
-  return new Map(ERROR_EVENTS.map((e) => [e, new Set<unknown>(process.listeners(e))]));
+  return new Map(ERROR_EVENTS.map((e) => [e, new Set<unknown>(processEvents.listeners(e))]));
 }
 
 /**
@@ -107,8 +110,8 @@ function processErrorListeners(): Map<ErrorEvent, Set<unknown>> {
  */
 function removeAddedErrorListeners(before: Map<ErrorEvent, Set<unknown>>): void {
   for (const event of ERROR_EVENTS) {
-    for (const listener of process.listeners(event)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+    for (const listener of processEvents.listeners(event)) {
+      if (!before.get(event)!.has(listener)) processEvents.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
 }
