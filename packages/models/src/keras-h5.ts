@@ -295,7 +295,7 @@ export function assignLayerWeights(model: LayersModel, stored: LayerWeights, opt
     wanted.forEach((w, i) => {
       const got = have[i].shape;
       if (got.length !== w.shape.length || got.some((d, k) => d !== w.shape[k])) {
-        shapeErrors.push(`${layer.name}/${w.name.split('/').pop()}: model [${w.shape}] vs file [${got}] (${have[i].name})`);
+        shapeErrors.push(`${layer.name}/${w.originalName.split('/').pop()}: model [${w.shape}] vs file [${got}] (${have[i].name})`);
       }
     });
     plan.push({ layer, values: have });
@@ -347,10 +347,26 @@ export interface WriteH5Options {
   includeModel?: boolean;
 }
 
-/** Fixed-length byte strings, as numpy writes `np.array([b'...'])` (h5py reads them back as bytes). */
-function writeStringList(obj: H5Group, name: string, values: string[]): void {
+/** Keras' HDF5_OBJECT_HEADER_LIMIT: longer attributes are split into name0, name1, ... */
+const HEADER_LIMIT = 64512;
+
+/**
+ * Fixed-length byte strings, as numpy writes `np.array([b'...'])` (h5py reads them back as bytes), split
+ * into chunks like Keras' save_attributes_to_hdf5_group when they would not fit an object header.
+ */
+export function writeStringList(obj: H5Group, name: string, values: string[]): void {
   const width = Math.max(1, ...values.map((v) => Buffer.byteLength(v)));
-  obj.create_attribute(name, values, [values.length], `S${width}`);
+  let chunks = 1;
+  while (Math.ceil(values.length / chunks) * width >= HEADER_LIMIT) chunks++;
+  if (chunks === 1) {
+    obj.create_attribute(name, values, [values.length], `S${width}`);
+    return;
+  }
+  const per = Math.ceil(values.length / chunks);
+  for (let i = 0; i < chunks; i++) {
+    const part = values.slice(i * per, (i + 1) * per);
+    obj.create_attribute(`${name}${i}`, part, [part.length], `S${width}`);
+  }
 }
 
 function writeWeightsTree(root: H5Group, model: LayersModel): void {
@@ -366,7 +382,7 @@ function writeWeightsTree(root: H5Group, model: LayersModel): void {
     const weights = layer.weights;
     // Keras names weights '<layer>/<var>:0' and stores them at that relative path inside the layer group.
     // originalName: tfjs appends _1, _2 to `name` when a second model reuses the layer names.
-    const names = weights.map((w) => `${(w as unknown as { originalName?: string }).originalName ?? w.name}:0`);
+    const names = weights.map((w) => `${w.originalName}:0`);
     if (names.length) writeStringList(group, 'weight_names', names);
     else group.create_attribute('weight_names', new Float64Array(0), [0], '<d');
     const values = layer.getWeights();
@@ -391,7 +407,8 @@ export async function writeKerasWeightsH5(model: LayersModel, path: string, opti
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const file = new lib.File(tmp, 'w');
+    // libver 'earliest' (superblock v0, compact attributes) is what h5py writes by default.
+    const file = new lib.File(tmp, 'w', { libver: ['earliest', 'latest'] });
     try {
       if (options.includeModel) {
         const config = model.toJSON(null, false) as { class_name: string; config: unknown };

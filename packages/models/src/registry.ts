@@ -2,10 +2,12 @@
  * The model registry. To add a model, import its ModelEntry and put it in ENTRIES; nothing else changes.
  */
 import { ConvlabError } from '@convlab/core';
+import { customEntry } from './custom.js';
 import { inceptionV3Entry, mobilenetV2Entry } from './nsfwjs-entries.js';
+import { vggEntry } from './vgg.js';
 import type { ConvNet, LoadModelOptions, ModelEntry } from './types.js';
 
-const ENTRIES: ModelEntry[] = [mobilenetV2Entry, inceptionV3Entry];
+const ENTRIES: ModelEntry[] = [mobilenetV2Entry, inceptionV3Entry, vggEntry(16), vggEntry(19), customEntry];
 
 /** Every registered model, in display order. */
 export function listModels(): ModelEntry[] {

@@ -2,7 +2,8 @@ import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConvlabError, tf } from '@convlab/core';
+import { ConvlabError, tf, type Tensor } from '@convlab/core';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { createConvNet } from '../src/convnet.js';
 import { fileIOHandler } from '../src/custom-tfjs-io.js';
 import { loadKerasWeightsH5, writeKerasWeightsH5 } from '../src/keras-h5.js';
@@ -28,7 +29,7 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+function maxAbsDiff(a: Tensor, b: Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
@@ -69,7 +70,7 @@ test('a VGG19 .h5 with random weights maps every weight and reproduces the activ
   t.is(loaded.layers, 16);
   t.is(loaded.tensors, 32);
   t.is(loaded.skipped, 0);
-  loaded.contents && t.is(loaded.contents.layout, 'weights');
+  t.is(loaded.contents.layout, 'weights');
 
   const fromFile = await loadVgg(19, { weights: h5Path });
   const direct = createConvNet({
@@ -92,7 +93,7 @@ test('a VGG19 .h5 with random weights maps every weight and reproduces the activ
     t.true(tf.max(a[name]).dataSync()[0] > 0, `${name} is not all zero`);
   }
   // The graph executor and tfjs-layers' own predict agree on the file-loaded model.
-  const predicted = fromFile.model.predict(fromFile.preprocess(image)) as tf.Tensor;
+  const predicted = fromFile.model.predict(fromFile.preprocess(image)) as Tensor;
   t.true(maxAbsDiff(predicted, a.pool5) < 1e-4);
   t.is(fromFile.weights.source, h5Path);
   t.is(fromFile.minInputSize, 32);
@@ -105,8 +106,8 @@ test('upTo builds a shorter model and skips the file weights beyond it', async (
   try {
     t.is(model.layers[model.layers.length - 1].name, 'block3_conv1');
     const x = tf.randomUniform([1, 32, 32, 3], -50, 50, 'float32', 2);
-    const full = tf.model({ inputs: reference.inputs, outputs: reference.getLayer('block3_conv1').output as tf.SymbolicTensor });
-    t.is(maxAbsDiff(model.predict(x) as tf.Tensor, full.predict(x) as tf.Tensor), 0);
+    const full = tf.model({ inputs: reference.inputs, outputs: reference.getLayer('block3_conv1').output as SymbolicTensor });
+    t.is(maxAbsDiff(model.predict(x) as Tensor, full.predict(x) as Tensor), 0);
     x.dispose();
   } finally {
     model.dispose();
@@ -135,7 +136,7 @@ test('a tfjs layers folder of VGG weights loads by layer name', async (t) => {
   await small.save(fileIOHandler(folder));
   const { model } = await loadVggModel(19, { weights: folder, upTo: 'pool2' });
   const x = tf.randomUniform([1, 32, 32, 3], -50, 50, 'float32', 4);
-  t.is(maxAbsDiff(model.predict(x) as tf.Tensor, small.predict(x) as tf.Tensor), 0);
+  t.is(maxAbsDiff(model.predict(x) as Tensor, small.predict(x) as Tensor), 0);
   // Asking for more layers than the folder holds names the missing ones.
   const err = await t.throwsAsync(loadVggModel(19, { weights: folder, upTo: 'block3_conv1' }), { instanceOf: ConvlabError });
   t.regex(err!.message, /missing weights for block3_conv1/);
