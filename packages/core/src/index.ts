@@ -6,3 +6,4 @@ export { tf } from './tf.js';
 export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Rank, Scalar, Variable, LayersModel } from './tf.js';
 export * from './draw/index.js';
 export * from './numerics/index.js';
+export * from './conv-arithmetic.js';
