@@ -7,3 +7,6 @@ export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Rank, Scalar, Vari
 export * from './draw/index.js';
 export * from './numerics/index.js';
 export * from './conv-arithmetic.js';
+export * from './progress.js';
+export * from './run-record.js';
+export * from './html.js';

@@ -73,7 +73,7 @@ export function drawGrid(cells: GridCell[], options: GridOptions = {}): RgbImage
   const headSize = Math.max(11, Math.min(14, labelSize + 1));
   m.font = font(headSize, 'bold');
   const rowLabels = options.rowLabels ?? [];
-  const rowLabelW = rowLabels.length ? Math.min(220, Math.max(...rowLabels.map((t) => m.measureText(t).width))) + 12 : 0;
+  const rowLabelW = rowLabels.length ? Math.ceil(Math.min(220, Math.max(...rowLabels.map((t) => m.measureText(t).width)))) + 12 : 0;
   const colLabelH = options.columnLabels?.length ? lineMetrics(headSize).lineHeight + 4 : 0;
   const gridW = rowLabelW + columns * boxW + (columns - 1) * gap;
   const gridH = colLabelH + acc - gap;
@@ -81,7 +81,7 @@ export function drawGrid(cells: GridCell[], options: GridOptions = {}): RgbImage
   const titleSize = 17;
   m.font = font(titleSize, 'bold');
   const titleWidthWanted = options.title ? m.measureText(options.title).width : 0;
-  const contentW = Math.max(gridW, Math.min(titleWidthWanted, Math.max(gridW, 480)));
+  const contentW = Math.ceil(Math.max(gridW, Math.min(titleWidthWanted, Math.max(gridW, 480))));
   const titleLines = options.title ? wrapText(m, options.title, contentW) : [];
   const titleLine = lineMetrics(titleSize);
   const titleH = titleLines.length ? titleLines.length * titleLine.lineHeight + 8 : 0;

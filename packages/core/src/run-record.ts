@@ -1,0 +1,137 @@
+/**
+ * Run records: the JSON written next to every result so it can be reproduced and compared
+ * (parameters, seed, backend, model, environment, timings, per-step losses).
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { writeJsonAtomic } from './atomic.js';
+import { ConvlabError } from './errors.js';
+
+export interface RunRecordInit {
+  /** The tool or pipeline, e.g. 'style-transfer'. */
+  tool: string;
+  parameters: Record<string, unknown>;
+  seed?: number;
+  /** Backend summary, e.g. EngineInfo.summary or the backend name. */
+  backend?: string | Record<string, unknown>;
+  /** Model name and weights source. */
+  model?: string | Record<string, unknown>;
+}
+
+export interface RunRecordJson {
+  tool: string;
+  convlabVersion: string;
+  parameters: Record<string, unknown>;
+  seed?: number;
+  backend?: string | Record<string, unknown>;
+  model?: string | Record<string, unknown>;
+  environment: { node: string; platform: string; arch: string; cpus: number; cpuModel: string; totalMemoryGB: number };
+  startedAt: string;
+  endedAt: string;
+  totalSeconds: number;
+  /** Named durations in milliseconds (summed when a name is timed repeatedly; `count` says how often). */
+  timings: Record<string, { totalMs: number; count: number }>;
+  /** Per-step values, e.g. {step: 10, loss: 1.2e3, style: 800}. */
+  steps: ({ step: number } & Record<string, number>)[];
+  /** Anything else (outputs, notes, final metrics). */
+  extra: Record<string, unknown>;
+}
+
+export interface RunRecord {
+  log(step: number, values: Record<string, number>): void;
+  time(name: string, ms: number): void;
+  /** Time an async or sync function under a name and return its result. */
+  measure<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  set(key: string, value: unknown): void;
+  /** The record as it stands; endedAt/totalSeconds are the time of the call until finish() fixes them. */
+  toJSON(): RunRecordJson;
+  /** Fix the end time (idempotent). Save checkpoints before it, the final record after it. */
+  finish(): void;
+  /** Write atomically as JSON (safe to call repeatedly, e.g. after every checkpoint). */
+  save(path: string): Promise<void>;
+}
+
+let cachedVersion: string | undefined;
+
+/** @convlab/core's version from its package.json (the same file from src/ and dist/). */
+export function convlabVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    cachedVersion = pkg.version ?? 'unknown';
+  } catch {
+    cachedVersion = 'unknown';
+  }
+  return cachedVersion;
+}
+
+/** Non-finite numbers become null in JSON; keep them readable as strings instead ("NaN", "Infinity"). */
+function jsonSafe(v: number): number | string {
+  return Number.isFinite(v) ? v : String(v);
+}
+
+export function createRunRecord(init: RunRecordInit, clock: () => number = Date.now): RunRecord {
+  if (!init?.tool) throw new ConvlabError('createRunRecord: a tool name is required');
+  const startMs = clock();
+  let endMs: number | undefined;
+  const timings: RunRecordJson['timings'] = {};
+  const steps: RunRecordJson['steps'] = [];
+  const extra: Record<string, unknown> = {};
+  const cpus = os.cpus();
+
+  const record: RunRecord = {
+    log(step, values) {
+      const entry: Record<string, number | string> = { step };
+      for (const [k, v] of Object.entries(values)) entry[k] = jsonSafe(v);
+      steps.push(entry as { step: number } & Record<string, number>);
+    },
+    time(name, ms) {
+      const t = (timings[name] ??= { totalMs: 0, count: 0 });
+      t.totalMs += ms;
+      t.count++;
+    },
+    async measure(name, fn) {
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        record.time(name, performance.now() - t0);
+      }
+    },
+    set(key, value) {
+      extra[key] = value;
+    },
+    finish() {
+      endMs ??= clock();
+    },
+    toJSON() {
+      const end = endMs ?? clock();
+      return {
+        tool: init.tool,
+        convlabVersion: convlabVersion(),
+        parameters: init.parameters,
+        ...(init.seed !== undefined ? { seed: init.seed } : {}),
+        ...(init.backend !== undefined ? { backend: init.backend } : {}),
+        ...(init.model !== undefined ? { model: init.model } : {}),
+        environment: {
+          node: process.version,
+          platform: process.platform,
+          arch: process.arch,
+          cpus: cpus.length,
+          cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
+          totalMemoryGB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+        },
+        startedAt: new Date(startMs).toISOString(),
+        endedAt: new Date(end).toISOString(),
+        totalSeconds: Math.round(end - startMs) / 1000,
+        timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, { totalMs: Math.round(v.totalMs * 1000) / 1000, count: v.count }])),
+        steps: steps.map((s) => ({ ...s })),
+        extra: { ...extra },
+      };
+    },
+    async save(path) {
+      await writeJsonAtomic(path, record.toJSON());
+    },
+  };
+  return record;
+}

@@ -1,0 +1,77 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
+import { ensureFonts, FONT_FAMILY, font } from '../src/draw/fonts.js';
+import { subsetTrueType } from '../src/draw/font-subset.js';
+import { formatTick, niceBounds, niceTicks } from '../src/draw/ticks.js';
+import { canvasToImage, newCanvas, toImageData, wrapText } from '../src/draw/surface.js';
+
+test('the bundled font registers and renders text without system fonts', (t) => {
+  ensureFonts();
+  t.true(GlobalFonts.has(FONT_FAMILY));
+  const { canvas, ctx } = newCanvas(200, 40);
+  ctx.fillStyle = '#000';
+  ctx.font = font(20);
+  ctx.fillText('Loss αβ ≤ 10⁻³', 5, 28);
+  const img = canvasToImage(canvas);
+  let dark = 0;
+  for (let i = 0; i < img.data.length; i += 3) if (img.data[i] < 128) dark++;
+  t.true(dark > 150, `${dark} dark pixels`);
+  // Anti-aliased: some grey edge pixels exist, not only black and white.
+  let grey = 0;
+  for (let i = 0; i < img.data.length; i += 3) if (img.data[i] > 40 && img.data[i] < 215) grey++;
+  t.true(grey > 20);
+  // Bold is wider than regular.
+  ctx.font = font(20, 'bold');
+  const boldW = ctx.measureText('conv5_1').width;
+  ctx.font = font(20);
+  t.true(boldW > ctx.measureText('conv5_1').width);
+});
+
+test('the subsetter keeps mapped glyphs: the subset font measures text like the original', (t) => {
+  const dir = fileURLToPath(new URL('../src/draw/fonts/', import.meta.url));
+  const subset = readFileSync(dir + 'DejaVuSans.ttf');
+  // Subsetting the subset again is a fixed point for the characters it holds.
+  const again = subsetTrueType(subset);
+  t.true(again.length <= subset.length + 64);
+  t.truthy(GlobalFonts.register(again, 'ConvlabSubsetCheck'));
+  const c = createCanvas(10, 10).getContext('2d');
+  c.font = '20px ConvlabSubsetCheck';
+  const w1 = c.measureText('The quick brown fox, 0.123').width;
+  c.font = font(20);
+  const w2 = c.measureText('The quick brown fox, 0.123').width;
+  t.true(Math.abs(w1 - w2) < 0.5, `${w1} vs ${w2}`);
+  t.throws(() => subsetTrueType(Buffer.alloc(64)));
+});
+
+test('nice ticks and labels', (t) => {
+  t.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  t.deepEqual(niceTicks(0, 300, 4), [0, 100, 200, 300]);
+  t.deepEqual(niceTicks(-0.7, 0.7, 4), [-0.5, 0, 0.5]);
+  t.deepEqual(niceBounds(0.13, 0.91, 5), [0, 1]);
+  t.is(formatTick(0.5, 0.25), '0.50');
+  t.is(formatTick(7.5, 2.5), '7.5');
+  t.is(formatTick(-2, 1), '\u22122');
+  t.is(formatTick(250000, 50000), '2.5e5');
+  t.is(formatTick(0.0001), '1e-4');
+});
+
+test('wrapText wraps at the width and splits over-long words', (t) => {
+  const { ctx } = newCanvas(10, 10);
+  ctx.font = font(14);
+  const lines = wrapText(ctx, 'one two three four five six seven eight nine ten', 80);
+  t.true(lines.length >= 3);
+  for (const l of lines) t.true(ctx.measureText(l).width <= 80);
+  const split = wrapText(ctx, 'supercalifragilisticexpialidocious', 60);
+  t.true(split.length >= 3);
+  t.is(split.join(''), 'supercalifragilisticexpialidocious');
+  t.deepEqual(wrapText(ctx, 'a\n\nb', 100), ['a', '', 'b']);
+});
+
+test('RgbImage round-trips through a canvas exactly', (t) => {
+  const img = { width: 3, height: 2, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]) };
+  const canvas = createCanvas(3, 2);
+  canvas.getContext('2d').putImageData(toImageData(img), 0, 0);
+  t.deepEqual(canvasToImage(canvas), img);
+});
