@@ -1,0 +1,81 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ConvlabError } from '@convlab/core';
+import { main } from '../src/cli.js';
+import { buildVgg } from '../src/vgg-arch.js';
+import { writeKerasWeightsH5 } from '../src/keras-h5.js';
+
+let home = '';
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'convlab-cli-'));
+  process.env.CONVLAB_HOME = home;
+});
+test.after.always(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+async function run(...argv: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  await main(argv, new AbortController().signal, (l) => lines.push(l));
+  return lines;
+}
+
+test.serial('list shows every registry entry and where its weights are', async (t) => {
+  const lines = await run('list');
+  t.regex(lines[0], /^name\s+family\s+input\s+weights$/);
+  for (const name of ['mobilenet_v2', 'inception_v3', 'vgg16', 'vgg19', 'custom']) t.true(lines.some((l) => l.startsWith(name)), name);
+  const vgg19 = lines.find((l) => l.startsWith('vgg19'))!;
+  t.true(vgg19.includes(`missing: ${join(home, 'models', 'vgg19', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5')}`));
+  t.true(vgg19.includes('convlab-models pull vgg19'));
+  t.regex(lines.find((l) => l.startsWith('mobilenet_v2'))!, /present: /);
+});
+
+test.serial('info prints layers, output shapes for a size, and aliases', async (t) => {
+  const lines = await run('info', 'vgg19', '--size', '64x96');
+  t.regex(lines[1], /random weights/);
+  const conv = lines.find((l) => l.startsWith('block4_conv2'))!;
+  t.regex(conv, /Conv2D\s+\[8, 12, 512\]\s+k3x3 s1x1 same\s+relu\s+conv4_2, relu4_2/);
+  t.regex(lines.find((l) => l.startsWith('block5_pool'))!, /\[2, 3, 512\].*pool5/);
+  t.is(lines[lines.length - 1], '22 layers, 20,024,384 parameters');
+});
+
+test.serial('info custom loads the given file; verify and list see cached weights', async (t) => {
+  const model = buildVgg(16, { upTo: 'block1_pool', init: 'zeros' });
+  const path = join(home, 'small.h5');
+  await writeKerasWeightsH5(model, path, { includeModel: true });
+  model.dispose();
+  const lines = await run('info', 'custom', '--weights', path, '--preprocessing', 'caffe');
+  t.true(lines.some((l) => /^block1_pool\s+MaxPooling2D\s+\[112, 112, 64\]/.test(l)));
+
+  // A file placed by hand in the cache: present in list; verify re-hashes it against the published md5.
+  const cached = join(home, 'models', 'vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5');
+  await mkdir(join(home, 'models', 'vgg16'), { recursive: true });
+  await writeFile(cached, 'not the real weights');
+  t.regex((await run('list')).find((l) => l.startsWith('vgg16'))!, /present: /);
+  const err = await t.throwsAsync(run('verify', 'vgg16'), { instanceOf: ConvlabError });
+  t.regex(err!.message, /failed verification: md5 .* differs from the published 6d6bbae143d832006294945121d1f1fc/);
+});
+
+test('usage errors are one-line ConvlabErrors', async (t) => {
+  await t.throwsAsync(run('frobnicate'), { instanceOf: ConvlabError, message: /unknown command 'frobnicate'/ });
+  await t.throwsAsync(run('info'), { instanceOf: ConvlabError, message: /info needs a model name/ });
+  await t.throwsAsync(run('info', 'vgg99'), { instanceOf: ConvlabError, message: /unknown model "vgg99"/ });
+  await t.throwsAsync(run('pull', 'mobilenet_v2'), { instanceOf: ConvlabError, message: /no downloadable weights/ });
+  await t.throwsAsync(run('info', 'vgg16', '--size', 'big'), { instanceOf: ConvlabError, message: /bad --size 'big'/ });
+  await t.throwsAsync(run('list', '--colour'), { instanceOf: ConvlabError, message: /--colour/ });
+  t.regex((await run('--help'))[0], /^usage: convlab-models/);
+});
+
+test.serial('the bin shim runs and reports errors in one line with exit code 1', async (t) => {
+  const bin = fileURLToPath(new URL('../bin/convlab-models.js', import.meta.url));
+  const env = { ...process.env, CONVLAB_HOME: home };
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, [bin, 'verify', 'vgg19'], { env }));
+  const e = err as unknown as { code: number; stderr: string };
+  t.is(e.code, 1);
+  t.regex(e.stderr, /^error: no vgg19 weights on this machine: .* does not exist — place vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5/m);
+});
