@@ -429,7 +429,9 @@ export class GraphExecutor {
         y = x;
       } else {
         const inputs = node.inbound.map((i) => values.get(i)!);
-        y = this.fns.get(node.name)!(inputs, ctx);
+        const fn = this.fns.get(node.name)!;
+        // Without a gradient tape, a layer's temporaries (conv before bias, etc.) can go at once.
+        y = freeEarly ? tf.tidy(() => fn(inputs, ctx)) : fn(inputs, ctx);
         if (!inputs.includes(y)) mine.add(y);
         // Release inputs whose last consumer has run.
         for (const i of node.inbound) {

@@ -104,8 +104,10 @@ function spreadGradient(
 }
 
 /**
- * How conv input gradients are computed. 'auto': with forward convolutions on wasm (and for depthwise
- * convs wherever the backend lacks DepthwiseConv2dNativeBackpropInput), tfjs's own gradients elsewhere.
+ * How conv input gradients are computed. 'auto': with forward convolutions on wasm, for depthwise
+ * convs wherever the backend lacks DepthwiseConv2dNativeBackpropInput, and for dilated convs (tfjs's
+ * gradients do not support dilation); tfjs's own gradients elsewhere. 'tfjs' still uses forward
+ * convolutions for dilated convs.
  */
 export type ConvGradientMode = 'auto' | 'forward-conv' | 'tfjs';
 let convGradientMode: ConvGradientMode = 'auto';
@@ -113,8 +115,11 @@ export function setConvGradientMode(mode: ConvGradientMode): void {
   convGradientMode = mode;
 }
 
-function useForwardConvGrad(depthwise: boolean): boolean {
-  if (convGradientMode !== 'auto') return convGradientMode === 'forward-conv';
+function useForwardConvGrad(depthwise: boolean, dilation: [number, number]): boolean {
+  if (convGradientMode === 'forward-conv') return true;
+  // tfjs's own conv gradients refuse dilation > 1.
+  if (dilation[0] > 1 || dilation[1] > 1) return true;
+  if (convGradientMode === 'tfjs') return false;
   const backend = tf.getBackend();
   if (backend === 'wasm') return true;
   if (depthwise) return tf.getKernel('DepthwiseConv2dNativeBackpropInput', backend) === undefined;
@@ -129,7 +134,7 @@ export function conv2d(
   padding: Padding,
   dilation: [number, number],
 ): Tensor4D {
-  if (!useForwardConvGrad(false) || !tf.engine().isTapeOn()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilation);
+  if (!useForwardConvGrad(false, dilation) || !tf.engine().isTapeOn()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilation);
   const [kh, kw] = filter.shape;
   return singleInputGrad(
     (input) => tf.conv2d(input as Tensor4D, filter, strides, padding, 'NHWC', dilation),
@@ -150,7 +155,7 @@ export function depthwiseConv2d(
   dilation: [number, number],
 ): Tensor4D {
   const multiplier = filter.shape[3];
-  if (!useForwardConvGrad(true) || !tf.engine().isTapeOn()) {
+  if (!useForwardConvGrad(true, dilation) || !tf.engine().isTapeOn()) {
     return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilation);
   }
   const [kh, kw, c] = filter.shape;

@@ -24,6 +24,6 @@ export function getModelEntry(name: string): ModelEntry {
 }
 
 /** Load a model by registry name. */
-export function loadModel(name: string, options: LoadModelOptions = {}): Promise<ConvNet> {
+export async function loadModel(name: string, options: LoadModelOptions = {}): Promise<ConvNet> {
   return getModelEntry(name).load(options);
 }
