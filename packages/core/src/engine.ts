@@ -94,6 +94,16 @@ export function setBackendLoader(name: BackendName, loader: BackendLoader): void
 
 let current: EngineInfo | undefined;
 
+/**
+ * tfjs's cpu backend prints a "install tfjs-node" banner on its first write in Node. Here the cpu
+ * backend is a deliberate choice (or carries the native kernels), so the banner is only noise.
+ */
+function silenceCpuBanner(tfBackend: string): void {
+  if (tfBackend !== 'cpu') return;
+  const backend = tfc.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (backend && 'firstUse' in backend) backend.firstUse = false;
+}
+
 type ErrorEvent = 'uncaughtException' | 'unhandledRejection';
 const ERROR_EVENTS: ErrorEvent[] = ['uncaughtException', 'unhandledRejection'];
 
@@ -159,6 +169,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
       if (!ok) throw new Error(`tfjs could not initialise backend '${tfBackend}'`);
       await tfc.ready();
       removeAddedErrorListeners(before);
+      silenceCpuBanner(tfBackend);
       const skippedText = skipped.length ? `; skipped ${skipped.map((s) => `${s.backend} (${s.reason})`).join(', ')}` : '';
       const summary = `convlab: backend ${backend} (${detail})${skippedText}`;
       current = { backend, tfBackend, detail, skipped, summary };
