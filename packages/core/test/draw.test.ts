@@ -7,7 +7,7 @@ import { subsetTrueType } from '../src/draw/font-subset.js';
 import { formatTick, niceBounds, niceTicks } from '../src/draw/ticks.js';
 import { canvasToImage, newCanvas, toImageData, wrapText } from '../src/draw/surface.js';
 
-test('the bundled font registers and renders text without system fonts', (t) => {
+test('the bundled font registers under its own family and renders anti-aliased text', (t) => {
   ensureFonts();
   t.true(GlobalFonts.has(FONT_FAMILY));
   const { canvas, ctx } = newCanvas(200, 40);

@@ -86,3 +86,14 @@ test('heatmapWithColorbar draws a standalone map, nearest by default, with a sym
   t.true(found);
   t.throws(() => heatmapWithColorbar({ width: 4, height: 4, values: [1, 2] }), { message: /expected 16/ });
 });
+
+test('alphaByValue leaves low-value pixels as the image and colours high ones', async (t) => {
+  const img = photo(30, 30);
+  const out = await overlayHeatmap(img, map3, { alpha: 0.8, alphaByValue: true });
+  // Corner: value 0 -> image unchanged.
+  t.deepEqual(Array.from(out.data.subarray(0, 3)), Array.from(img.data.subarray(0, 3)));
+  // Centre: value ~1 -> mostly the top colour.
+  const c = (15 * 30 + 15) * 3;
+  const top = colormapColor('viridis', 1);
+  t.true(Math.abs(out.data[c + 1] - (0.2 * img.data[c + 1] + 0.8 * top[1])) < 25);
+});

@@ -131,6 +131,11 @@ export function drawColorbar(ctx: SKRSContext2D, x: number, y: number, height: n
 export interface OverlayOptions {
   /** Weight of the heatmap colour (0 returns the image unchanged, 1 shows only the map). Default 0.5. */
   alpha?: number;
+  /**
+   * Scale the weight by each pixel's normalised value, so low values leave the image as it is and
+   * only high ones are coloured (reads well for sparse attention and saliency). Default false.
+   */
+  alphaByValue?: boolean;
   colormap?: ColormapName;
   range?: [number, number];
   /** Add a colorbar panel to the right. */
@@ -149,7 +154,15 @@ export async function overlayHeatmap(image: RgbImage, map: ScalarMap, options: O
   const up = map.width === image.width && map.height === image.height ? map.values : resizeMapBilinear(map, image.width, image.height);
   const colors = applyColormap(up, image.width, image.height, { colormap, range });
   const blended = new Uint8Array(image.width * image.height * 3);
-  for (let i = 0; i < blended.length; i++) blended[i] = Math.round(image.data[i] * (1 - alpha) + colors.data[i] * alpha);
+  const span = range[1] - range[0];
+  for (let p = 0; p < image.width * image.height; p++) {
+    let a = alpha;
+    if (options.alphaByValue) {
+      const t = span === 0 ? 1 : (up[p] - range[0]) / span;
+      a = alpha * (t > 0 ? (t < 1 ? t : 1) : 0);
+    }
+    for (let c = p * 3; c < p * 3 + 3; c++) blended[c] = Math.round(image.data[c] * (1 - a) + colors.data[c] * a);
+  }
   const out: RgbImage = { width: image.width, height: image.height, data: blended };
   return options.colorbar ? withColorbar(out, { colormap, range, label: options.colorbarLabel }) : out;
 }

@@ -168,8 +168,21 @@ export function linePlot(options: LinePlotOptions): RgbImage {
     titleLines.forEach((t, i) => ctx.fillText(t, left + pw / 2, 14 + tl.ascent + i * tl.lineHeight));
   }
 
-  // Grid and tick labels.
+  // Grid and tick labels; on a log y axis spanning a few decades, faint minor lines at 2..9 x 10^k.
   ctx.lineWidth = 1;
+  if (yAxis.log && yAxis.hi - yAxis.lo >= 1 && yAxis.hi - yAxis.lo <= 6) {
+    ctx.strokeStyle = '#f2f2f2';
+    for (let e = Math.floor(yAxis.lo); e <= Math.ceil(yAxis.hi); e++) {
+      for (let k = 2; k <= 9; k++) {
+        const y = Math.round(py(k * 10 ** e)) + 0.5;
+        if (y < top || y > top + ph) continue;
+        ctx.beginPath();
+        ctx.moveTo(left, y);
+        ctx.lineTo(left + pw, y);
+        ctx.stroke();
+      }
+    }
+  }
   ctx.font = font(tickSize);
   ctx.fillStyle = THEME.mutedText;
   ctx.textAlign = 'right';
