@@ -31,6 +31,11 @@ export interface LoadImageOptions {
 
 export const SUPPORTED_IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 
+/** '64 MP', '1.2 MP', or a pixel count for small limits (tests, thumbnails). */
+function megapixels(pixels: number): string {
+  return pixels >= 100_000 ? `${Number((pixels / 1e6).toFixed(1))} MP` : `${pixels} pixels`;
+}
+
 async function decode(input: string | Uint8Array, label: string, options: LoadImageOptions): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   let meta: sharp.Metadata;
@@ -45,7 +50,7 @@ async function decode(input: string | Uint8Array, label: string, options: LoadIm
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
   if (w * h > maxPixels) {
-    throw new ConvlabError(`image ${label} is ${w}x${h} (${((w * h) / 1e6).toFixed(1)} MP), above the ${(maxPixels / 1e6).toFixed(0)} MP limit`, {
+    throw new ConvlabError(`image ${label} is ${w}x${h} (${megapixels(w * h)}), above the limit of ${megapixels(maxPixels)}`, {
       hint: 'downscale it first, or raise the limit with maxPixels',
     });
   }
