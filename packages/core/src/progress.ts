@@ -164,6 +164,11 @@ export function createProgress(options: ProgressOptions): Progress {
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);
+  // If the process ends mid-run (Ctrl-C, an error), leave the terminal with its cursor back.
+  const restore = (): void => {
+    if (!stopped) bar.stop();
+  };
+  process.once('exit', restore);
   return {
     update(v, f) {
       if (stopped) return;
@@ -177,6 +182,7 @@ export function createProgress(options: ProgressOptions): Progress {
     stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', restore);
       bar.update(value);
       bar.stop();
     },

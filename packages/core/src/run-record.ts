@@ -10,21 +10,22 @@ import { ConvlabError } from './errors.js';
 export interface RunRecordInit {
   /** The tool or pipeline, e.g. 'style-transfer'. */
   tool: string;
-  parameters: Record<string, unknown>;
+  /** Any JSON-serialisable object (an options interface works as is). */
+  parameters: object;
   seed?: number;
-  /** Backend summary, e.g. EngineInfo.summary or the backend name. */
-  backend?: string | Record<string, unknown>;
-  /** Model name and weights source. */
-  model?: string | Record<string, unknown>;
+  /** Backend name, or an object such as initEngine()'s EngineInfo. */
+  backend?: string | object;
+  /** Model name, or an object with name and weights source. */
+  model?: string | object;
 }
 
 export interface RunRecordJson {
   tool: string;
   convlabVersion: string;
-  parameters: Record<string, unknown>;
+  parameters: object;
   seed?: number;
-  backend?: string | Record<string, unknown>;
-  model?: string | Record<string, unknown>;
+  backend?: string | object;
+  model?: string | object;
   environment: { node: string; platform: string; arch: string; cpus: number; cpuModel: string; totalMemoryGB: number };
   startedAt: string;
   endedAt: string;
