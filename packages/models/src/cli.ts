@@ -5,8 +5,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as core from '@convlab/core';
-import { ConvlabError, runCli } from '@convlab/core';
+import { ConvlabError, createProgress, runCli, type Progress } from '@convlab/core';
 import { PREPROCESSING_NAMES, type CustomLoadOptions, type PreprocessingName } from './custom.js';
 import { pullWeights } from './pull.js';
 import { getModelEntry, listModels } from './registry.js';
@@ -26,7 +25,8 @@ commands:
   verify <name>        re-hash the cached weights file against the published md5 / recorded sha256
 
 options: --verbose (stack traces), --help
-cache: ${'$'}CONVLAB_HOME, else ${'$'}XDG_CACHE_HOME/convlab, else ~/.cache/convlab (now: ${convlabHome()})`;
+cache: ${'$'}CONVLAB_HOME, else ${'$'}XDG_CACHE_HOME/convlab, else ~/.cache/convlab (now: ${convlabHome()})
+mirror: ${'$'}CONVLAB_WEIGHTS_MIRROR=<base URL> downloads <base>/<model>/<file> instead of the Keras URL`;
 
 export type Print = (line: string) => void;
 
@@ -112,33 +112,6 @@ export async function infoCommand(
     net.dispose();
   }
 }
-
-interface Progress {
-  update(value: number): void;
-  stop(): void;
-}
-type CreateProgress = (options: { total: number; label: string; unit?: string }) => Progress;
-
-/** Fallback while @convlab/core's createProgress is not exported: a line per 10%. */
-const lineProgress: CreateProgress = ({ total, label, unit }) => {
-  let shown = -1;
-  let last = 0;
-  return {
-    update(value) {
-      last = value;
-      const tenth = total > 0 ? Math.floor((10 * value) / total) : 0;
-      if (tenth > shown) {
-        shown = tenth;
-        process.stderr.write(`${label}: ${value}/${total || '?'} ${unit ?? ''}\n`);
-      }
-    },
-    stop() {
-      if (shown < 10 && last > 0) process.stderr.write(`${label}: ${last} ${unit ?? ''}\n`);
-      shown = 10;
-    },
-  };
-};
-const createProgress: CreateProgress = (core as unknown as { createProgress?: CreateProgress }).createProgress ?? lineProgress;
 
 function downloadProgress(name: string): { onProgress: (done: number, total: number | undefined) => void; stop: () => void } {
   let bar: Progress | undefined;

@@ -46,14 +46,19 @@ export const KNOWN_WEIGHTS: Record<string, KnownWeights> = {
   },
 };
 
-export function knownWeights(model: string): KnownWeights {
+/**
+ * The known weights of a model. CONVLAB_WEIGHTS_MIRROR=<base URL> fetches from a mirror with the Keras
+ * layout instead (<base>/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5); the md5 check stays.
+ */
+export function knownWeights(model: string, env: NodeJS.ProcessEnv = process.env): KnownWeights {
   const known = KNOWN_WEIGHTS[model];
   if (!known) {
     throw new ConvlabError(`no downloadable weights are known for '${model}'`, {
       hint: `known: ${Object.keys(KNOWN_WEIGHTS).join(', ')}`,
     });
   }
-  return known;
+  const mirror = env.CONVLAB_WEIGHTS_MIRROR?.replace(/\/+$/, '');
+  return mirror ? { ...known, url: `${mirror}/${known.model}/${known.file}` } : known;
 }
 
 /** The cache root: CONVLAB_HOME, else $XDG_CACHE_HOME/convlab, else ~/.cache/convlab. */
@@ -123,7 +128,7 @@ export async function hashFile(path: string): Promise<{ md5: string; sha256: str
 
 /** The one-line error for weights that are not on this machine. */
 export function missingWeightsError(model: string, env: NodeJS.ProcessEnv = process.env): ConvlabError {
-  const known = knownWeights(model);
+  const known = knownWeights(model, env);
   const path = cachedWeightsPath(model, env);
   return new ConvlabError(`no ${model} weights on this machine: ${path} does not exist`, {
     hint:
@@ -149,7 +154,7 @@ export interface VerifyResult {
  * Writes a record (with the sha256) when the file checks out and none existed.
  */
 export async function verifyCachedWeights(model: string, env: NodeJS.ProcessEnv = process.env): Promise<VerifyResult> {
-  const known = knownWeights(model);
+  const known = knownWeights(model, env);
   const path = cachedWeightsPath(model, env);
   if (!(await fileExists(path))) throw missingWeightsError(model, env);
   const { md5, sha256, bytes } = await hashFile(path);

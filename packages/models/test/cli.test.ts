@@ -1,5 +1,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +61,21 @@ test.serial('info custom loads the given file; verify and list see cached weight
   t.regex((await run('list')).find((l) => l.startsWith('vgg16'))!, /present: /);
   const err = await t.throwsAsync(run('verify', 'vgg16'), { instanceOf: ConvlabError });
   t.regex(err!.message, /failed verification: md5 .* differs from the published 6d6bbae143d832006294945121d1f1fc/);
+});
+
+test.serial('pull downloads through the mirror setting and rejects a file with the wrong md5', async (t) => {
+  const server = createServer((_req, res) => res.end('not vgg16'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  process.env.CONVLAB_WEIGHTS_MIRROR = `http://127.0.0.1:${port}/`;
+  try {
+    const err = await t.throwsAsync(run('pull', 'vgg16', '--force'), { instanceOf: ConvlabError });
+    t.regex(err!.message, /checksum mismatch for http:\/\/127\.0\.0\.1:\d+\/vgg16\/vgg16_weights_tf_dim_ordering_tf_kernels_notop\.h5/);
+    t.false(existsSync(join(home, 'models', 'vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5.part')));
+  } finally {
+    delete process.env.CONVLAB_WEIGHTS_MIRROR;
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('usage errors are one-line ConvlabErrors', async (t) => {
