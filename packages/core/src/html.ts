@@ -32,6 +32,8 @@ export interface HtmlSection {
   text?: string;
   figures?: HtmlFigure[];
   table?: HtmlTable;
+  /** Preformatted text (escaped), e.g. a command line or JSON.stringify(runRecord, null, 2). */
+  code?: string;
   /** Raw HTML inserted as is (not escaped): only pass markup you built yourself. */
   html?: string;
 }
@@ -171,6 +173,7 @@ th, td { padding: 6px 12px; border-bottom: 1px solid var(--line); text-align: le
 th { font-weight: 600; background: #f0f2f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fafbfc; }
+pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; overflow-x: auto; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; max-height: 480px; }
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 32px; }
 `;
 
@@ -194,6 +197,7 @@ export async function renderHtmlPage(page: HtmlPage, options: RenderHtmlOptions 
       parts.push(`<div class="figures">\n${figs.join('\n')}\n</div>`);
     }
     if (section.table) parts.push(renderTable(section.table));
+    if (section.code) parts.push(`<pre><code>${escapeHtml(section.code)}</code></pre>`);
     if (section.html) parts.push(section.html);
     sections.push(`<section>\n${parts.join('\n')}\n</section>`);
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { ensureFonts, FONT_FAMILY, font } from '../src/draw/fonts.js';
 import { subsetTrueType } from '../src/draw/font-subset.js';
-import { formatTick, niceBounds, niceTicks } from '../src/draw/ticks.js';
+import { formatTick, integerTicks, niceBounds, niceTicks } from '../src/draw/ticks.js';
 import { canvasToImage, newCanvas, toImageData, wrapText } from '../src/draw/surface.js';
 
 test('the bundled font registers under its own family and renders anti-aliased text', (t) => {
@@ -55,6 +55,11 @@ test('nice ticks and labels', (t) => {
   t.is(formatTick(-2, 1), '\u22122');
   t.is(formatTick(250000, 50000), '2.5e5');
   t.is(formatTick(0.0001), '1e-4');
+  // Integer data: 0..15 would get a 2.5 step; iterations read better as 0, 2, 4, ...
+  t.deepEqual(integerTicks(0, 15, 6), [0, 2, 4, 6, 8, 10, 12, 14]);
+  t.deepEqual(integerTicks(-0.3, 15.3, 6), [0, 5, 10, 15]);
+  t.deepEqual(integerTicks(0.9, 6.1, 6), [1, 2, 3, 4, 5, 6]);
+  t.deepEqual(integerTicks(0, 1000, 5), [0, 200, 400, 600, 800, 1000]);
 });
 
 test('wrapText wraps at the width and splits over-long words', (t) => {

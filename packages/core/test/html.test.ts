@@ -27,6 +27,7 @@ test('text is escaped everywhere; raw html only where asked', async (t) => {
         text: "it's <b>not</b> bold",
         table: { columns: ['<th>', 'value'], rows: [['<td>', 1234567], ['x', 0.000123456], ['y', 3.14159265]] },
         html: '<p class="raw">raw</p>',
+        code: '{"cmd": "<rm -rf>"}',
       },
     ],
   });
@@ -38,6 +39,7 @@ test('text is escaped everywhere; raw html only where asked', async (t) => {
   t.true(html.includes('<p>a &amp; b</p>'));
   t.true(html.includes('&quot;paragraph&quot;'));
   t.true(html.includes('<p class="raw">raw</p>'));
+  t.true(html.includes('<pre><code>{&quot;cmd&quot;: &quot;&lt;rm -rf&gt;&quot;}</code></pre>'));
   t.true(html.includes('1,234,567'));
   t.true(html.includes('1.235e-4'));
   t.true(html.includes('3.142'));

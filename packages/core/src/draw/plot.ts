@@ -8,7 +8,7 @@ import type { RgbImage } from '../image.js';
 import { ConvlabError } from '../errors.js';
 import { font } from './fonts.js';
 import { canvasToImage, ellipsize, lineMetrics, newCanvas, THEME, wrapText } from './surface.js';
-import { formatPowerOfTen, formatTick, logTicks, niceStep, niceTicks } from './ticks.js';
+import { formatPowerOfTen, formatTick, integerTicks, logTicks, niceStep, niceTicks } from './ticks.js';
 
 export interface PlotSeries {
   name: string;
@@ -78,7 +78,7 @@ function axisRange(values: number[], log: boolean, fixed: [number, number] | und
 }
 
 /** Tick positions (in data units) and labels for an axis. */
-function axisTicks(axis: Axis, target: number): { value: number; label: string }[] {
+function axisTicks(axis: Axis, target: number, integer = false): { value: number; label: string }[] {
   if (axis.log) {
     const lo = 10 ** axis.lo;
     const hi = 10 ** axis.hi;
@@ -94,6 +94,7 @@ function axisTicks(axis: Axis, target: number): { value: number; label: string }
       .map((v) => ({ value: v, label: formatTick(v, step) }));
   }
   const step = niceStep((axis.hi - axis.lo) / target);
+  if (integer) return integerTicks(axis.lo, axis.hi, target).map((v) => ({ value: v, label: formatTick(v, 1) }));
   return niceTicks(axis.lo, axis.hi, target).map((v) => ({ value: v, label: formatTick(v, step) }));
 }
 
@@ -134,7 +135,7 @@ export function linePlot(options: LinePlotOptions): RgbImage {
   const height = Math.max(150, Math.round(options.height ?? 440));
   const xAxis = axisRange(xs.flat(), Boolean(options.logX), options.xRange, 0.02, 'x');
   const yAxis = axisRange(series.flatMap((s) => s.values), Boolean(options.logY), options.yRange, 0.05, 'y');
-  const xTicks = axisTicks(xAxis, Math.max(3, Math.round(width / 110)));
+  const xTicks = axisTicks(xAxis, Math.max(3, Math.round(width / 110)), !options.logX && xs.every((x) => x.every((v) => Number.isInteger(v))));
   const yTicks = axisTicks(yAxis, Math.max(3, Math.round(height / 70)));
 
   const tickSize = 12;

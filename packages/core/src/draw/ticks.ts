@@ -13,6 +13,18 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   return ticks;
 }
 
+/** Like niceTicks for integer data (iterations, epochs, layer indices): steps of 1, 2, 5 x 10^k, never 0.5 or 2.5. */
+export function integerTicks(lo: number, hi: number, target = 5): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  if (hi < lo) [lo, hi] = [hi, lo];
+  let step = Math.max(1, niceStep((hi - lo || 1) / Math.max(1, target)));
+  const p = 10 ** Math.floor(Math.log10(step));
+  if (Math.abs(step / p - 2.5) < 1e-9) step = 2 * p;
+  const ticks: number[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9; k++) ticks.push(k * step + 0);
+  return ticks;
+}
+
 export function niceStep(raw: number): number {
   const p = 10 ** Math.floor(Math.log10(raw));
   const f = raw / p;
