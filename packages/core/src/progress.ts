@@ -56,6 +56,11 @@ function formatValue(v: number | string): string {
   return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : Number.parseFloat(v.toPrecision(4)).toString();
 }
 
+/** Step counts: integers as they are, fractional ones (MB downloaded) to one decimal. */
+function formatCount(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+}
+
 export function formatFields(fields: ProgressFields): string {
   return Object.entries(fields)
     .map(([k, v]) => `${k}=${formatValue(v)}`)
@@ -89,7 +94,7 @@ export function createProgress(options: ProgressOptions): Progress {
   };
   const statusLine = (): string => {
     const pct = total > 0 ? Math.floor((100 * value) / total) : 100;
-    const parts = [`${options.label}: ${pct}% (${value}/${total} ${unit})`, formatRate(rate(), unit)];
+    const parts = [`${options.label}: ${pct}% (${formatCount(value)}/${formatCount(total)} ${unit})`, formatRate(rate(), unit)];
     if (value < total) parts.push(`ETA ${formatDuration(eta())}`);
     else parts.push(`took ${formatDuration((now() - start) / 1000)}`);
     const f = formatFields(fields);
@@ -155,7 +160,7 @@ export function createProgress(options: ProgressOptions): Progress {
         const filled = Math.round(params.progress * size);
         const barText = (opts.barCompleteString ?? '').slice(0, filled) + (opts.barIncompleteString ?? '').slice(0, size - filled);
         const pct = Math.floor(params.progress * 100);
-        const head = `${options.label} ${barText} ${String(pct).padStart(3)}% ${params.value}/${params.total} ${unit}`;
+        const head = `${options.label} ${barText} ${String(pct).padStart(3)}% ${formatCount(params.value)}/${formatCount(params.total)} ${unit}`;
         const tail = params.value >= params.total ? `took ${formatDuration((now() - start) / 1000)}` : `ETA ${formatDuration(eta())}`;
         const f = formatFields(fields);
         return [head, formatRate(rate(), unit), tail, f].filter(Boolean).join(' | ');

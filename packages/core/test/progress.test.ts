@@ -89,6 +89,16 @@ test('TTY mode draws a cli-progress bar with the label, counts and fields', (t) 
   t.regex(stream.text, /loss=0\.5/);
 });
 
+test('fractional counts (MB) print with one decimal', (t) => {
+  const stream = new Capture();
+  let clock = 0;
+  const p = createProgress({ total: 527.8, label: 'pull vgg19', unit: 'MB', stream, mode: 'lines', now: () => clock });
+  clock += 1000;
+  p.update(60.123456);
+  p.stop();
+  t.regex(stream.text, /^pull vgg19: 11% \(60\.1\/527\.8 MB\), 60\.1 MB\/s, ETA /);
+});
+
 test('duration and rate formatting', (t) => {
   t.is(formatDuration(3.25), '3.3s');
   t.is(formatDuration(75), '1m 15s');
