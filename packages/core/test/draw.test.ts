@@ -1,6 +1,11 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { ensureFonts, FONT_FAMILY, font } from '../src/draw/fonts.js';
 import { subsetTrueType } from '../src/draw/font-subset.js';
@@ -79,4 +84,37 @@ test('RgbImage round-trips through a canvas exactly', (t) => {
   const canvas = createCanvas(3, 2);
   canvas.getContext('2d').putImageData(toImageData(img), 0, 0);
   t.deepEqual(canvasToImage(canvas), img);
+});
+
+// A machine without system fonts (a bare CI container): hide /usr/share/fonts in a private mount
+// namespace and render there. Needs root and unshare; skipped elsewhere.
+const canHideFonts =
+  process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/share/fonts') && spawnSync('unshare', ['-m', 'true']).status === 0;
+
+(canHideFonts ? test : test.skip)('text renders with no system fonts installed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'convlab-fonts-'));
+  try {
+    const script = join(dir, 'render.mts');
+    const canvasModule = createRequire(import.meta.url).resolve('@napi-rs/canvas');
+    const src = fileURLToPath(new URL('../src/draw/', import.meta.url));
+    await writeFile(
+      script,
+      `const { GlobalFonts } = await import(${JSON.stringify(pathToFileURL(canvasModule).href)});
+const systemFamilies = GlobalFonts.families.length;
+const { captionImage } = await import(${JSON.stringify(pathToFileURL(src + 'caption.ts').href)});
+const out = captionImage({ width: 200, height: 20, data: new Uint8Array(200 * 20 * 3).fill(255) }, 'text without system fonts');
+let dark = 0;
+for (let i = 20 * 200 * 3; i < out.data.length; i += 3) if (out.data[i] < 128) dark++;
+console.log(JSON.stringify({ systemFamilies, dark }));
+`,
+    );
+    const cmd = `mount -t tmpfs none /usr/share/fonts && exec node --import tsx ${JSON.stringify(script)}`;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', cmd], { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    const { systemFamilies, dark } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { systemFamilies: number; dark: number };
+    t.is(systemFamilies, 0, 'no system fonts visible in the namespace');
+    t.true(dark > 100, `${dark} dark caption pixels`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
