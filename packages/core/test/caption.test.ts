@@ -39,3 +39,8 @@ test('a narrow image is centred on a wider strip', (t) => {
   t.deepEqual(Array.from(out.data.subarray(row, row + 3)), [255, 255, 255]);
   t.deepEqual(Array.from(out.data.subarray(row + 60 * 3, row + 60 * 3 + 3)), [0, 0, 0]);
 });
+
+test('empty text adds no strip', (t) => {
+  const img = gray(200, 50);
+  t.deepEqual(captionImage(img, ''), img);
+});

@@ -29,6 +29,8 @@ export function captionImage(image: RgbImage, text: string | string[], options: 
   const paragraphs = (Array.isArray(text) ? text : text.split(/\r?\n/)).map((p) => p.trim());
   const { ctx: m } = newCanvas(1, 1);
   const lines: { text: string; bold: boolean }[] = [];
+  // Empty text adds no strip.
+  if (paragraphs.every((p) => !p)) paragraphs.length = 0;
   paragraphs.forEach((p, i) => {
     const bold = Boolean(options.boldFirstLine) && i === 0;
     m.font = font(size, bold ? 'bold' : 'normal');
