@@ -10,7 +10,8 @@
  */
 import { tf, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
-import { resolveTarget, selectTarget, type ResolvedTarget, type Target } from './target.js';
+import { backwardOptions } from './backward-rules.js';
+import { resolveTarget, selectTarget, targetSource, type ResolvedTarget, type Target } from './target.js';
 
 export type MethodName = 'deconvnet' | 'guided' | 'saliency' | 'smoothgrad' | 'gradcam' | 'guided-gradcam';
 
@@ -76,10 +77,7 @@ export function heatFromPixels(pixels: Float32Array, width: number, height: numb
  */
 export function imageGradient(model: ConvNet, images: Tensor4D, target: ResolvedTarget, relu: 'normal' | 'deconvnet' | 'guided'): Tensor4D {
   return tf.tidy(() => {
-    const f = (img: Tensor) => {
-      const out = model.forward(model.preprocess(img), { outputs: [target.layer], relu })[target.layer];
-      return selectTarget(out, target);
-    };
+    const f = (img: Tensor) => selectTarget(targetSource(model, model.preprocess(img), target, backwardOptions(model, relu)), target);
     return tf.grad(f)(images) as Tensor4D;
   });
 }

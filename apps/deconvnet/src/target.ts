@@ -28,8 +28,10 @@ export interface ResolvedTarget {
   position?: [number, number];
   /** Feature map size [h, w] of the layer at this input size. */
   featureSize?: [number, number];
-  /** Target value on the unmodified image. */
+  /** Target value on the unmodified image (for classes: the logit). */
   value: number;
+  /** Class targets: softmax probability on the unmodified image. */
+  probability?: number;
   /** Human-readable, e.g. 'block_6_expand_relu unit 12 at (5, 9)' or 'class 2 (neutral)'. */
   label: string;
 }
@@ -80,12 +82,23 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
   if (target.classIndex !== undefined) {
     const layer = headOutput(model);
     checkClass(model, target.classIndex);
-    const value = tf.tidy(() => {
-      const out = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
-      return (tf.reshape(out, [-1]).arraySync() as number[])[target.classIndex!];
+    const { logit, probability } = tf.tidy(() => {
+      const logits = classLogits(model, model.preprocess(image));
+      const row = tf.reshape(logits, [-1]);
+      return {
+        logit: (row.arraySync() as number[])[target.classIndex!],
+        probability: (tf.softmax(row).arraySync() as number[])[target.classIndex!],
+      };
     });
     const name = model.classNames?.[target.classIndex];
-    return { kind: 'class', layer, index: target.classIndex, value, label: `class ${target.classIndex}${name ? ` (${name})` : ''}` };
+    return {
+      kind: 'class',
+      layer,
+      index: target.classIndex,
+      value: logit,
+      probability,
+      label: `class ${target.classIndex}${name ? ` (${name})` : ''}`,
+    };
   }
   if (target.layer === undefined || target.unit === undefined) {
     throw new ConvlabError('a target needs a layer and a unit, or a class index', {
@@ -139,19 +152,39 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
 }
 
 /**
- * The scalar being explained, as a function of preprocessed input x [n, h, w, 3]: summed over the
- * batch so one gradient call handles n independent samples (SmoothGrad).
+ * Class scores before the softmax, [n, classes]. Grad-CAM and the gradient methods explain the logit
+ * (as the papers do): a saturated softmax probability has almost no gradient. A Dense head with a
+ * fused softmax is recomputed from its input with the layer's own kernel and bias.
  */
-export function targetScore(
-  model: ConvNet,
-  target: ResolvedTarget,
-  relu: ReluBackward = 'normal',
-  extra: Omit<ForwardOptions, 'outputs' | 'relu'> = {},
-): (x: Tensor4D) => Scalar {
-  return (x) => {
-    const out: Tensor = model.forward(x, { outputs: [target.layer], relu, ...extra })[target.layer];
-    return selectTarget(out, target);
-  };
+export function classLogits(model: ConvNet, x: Tensor4D, options: Omit<ForwardOptions, 'outputs'> = {}): Tensor {
+  const plan = logitsPlan(model);
+  return plan.apply(model.forward(x, { ...options, outputs: [plan.from] })[plan.from]);
+}
+
+/** Which layer to run to and how to turn its output into logits (see classLogits). */
+export function logitsPlan(model: ConvNet): { from: string; apply: (t: Tensor) => Tensor } {
+  const head = model.layer(headOutput(model));
+  if (head.activation === 'softmax' && head.kind === 'dense') {
+    const [kernel, bias] = model.model.getLayer(head.name).getWeights();
+    return {
+      from: head.inbound[0],
+      apply: (input) => {
+        const flat = tf.reshape(input, [input.shape[0], -1]);
+        const z = tf.matMul(flat as ReturnType<typeof tf.tensor2d>, kernel as ReturnType<typeof tf.tensor2d>);
+        return bias ? tf.add(z, bias) : z;
+      },
+    };
+  }
+  if (head.kind === 'activation' && (head.activation === 'softmax' || head.className === 'Softmax')) {
+    return { from: head.inbound[0], apply: (t) => t };
+  }
+  return { from: head.name, apply: (t) => t };
+}
+
+/** The tensor a target is read from: the layer's activations, or the class logits. */
+export function targetSource(model: ConvNet, x: Tensor4D, target: ResolvedTarget, options: Omit<ForwardOptions, 'outputs'> = {}): Tensor {
+  if (target.kind === 'class') return classLogits(model, x, options);
+  return model.forward(x, { ...options, outputs: [target.layer] })[target.layer];
 }
 
 /** Pick the target from a layer's output (batch summed). */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tf } from '@convlab/core';
+import { tf, type Tensor, type Tensor4D } from '@convlab/core';
 import { createConvNet } from '@convlab/models';
 import { createMethod } from '../src/methods/index.js';
 import { fixedValues, handNet } from './helpers/nets.js';
@@ -152,10 +152,10 @@ test('saliency equals tf.grad of the same network written with plain tf ops', as
     [1, 1, 0],
     [0, 1, 1],
   ]) {
-    const f = (input: tf.Tensor) =>
+    const f = (input: Tensor) =>
       tf.tidy(() => {
-        const a = tf.relu(tf.add(tf.conv2d(input as tf.Tensor4D, tf.tensor4d(W1, [3, 3, 3, 4]), 1, 'same'), tf.tensor1d(b1)));
-        const p = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+        const a = tf.relu(tf.add(tf.conv2d(input as Tensor4D, tf.tensor4d(W1, [3, 3, 3, 4]), 1, 'same'), tf.tensor1d(b1)));
+        const p = tf.maxPool(a as Tensor4D, 2, 2, 'valid');
         const z = tf.relu(tf.add(tf.conv2d(p, tf.tensor4d(W2, [3, 3, 4, 2]), 1, 'valid'), tf.tensor1d(b2)));
         return tf.sum(tf.slice(z, [0, y, xx, c], [1, 1, 1, 1]));
       });
@@ -210,7 +210,7 @@ test('max-unpooling switches route the signal to the argmax of each pooling wind
   }
   // Default position: the argmax of the channel over the whole map.
   const auto = await m.attribute(img, { layer: 'pool', unit: 1 });
-  const pooled = tf.tidy(() => tf.maxPool(tf.relu(tf.reshape(img, [1, 6, 6, 3])) as tf.Tensor4D, 2, 2, 'valid').arraySync()[0]);
+  const pooled = tf.tidy(() => tf.maxPool(tf.relu(tf.reshape(img, [1, 6, 6, 3])) as Tensor4D, 2, 2, 'valid').arraySync()[0]);
   let best = -Infinity;
   let pos: [number, number] = [0, 0];
   for (let y = 0; y < 3; y++) for (let xx = 0; xx < 3; xx++) if (pooled[y][xx][1] > best) [best, pos] = [pooled[y][xx][1], [y, xx]];

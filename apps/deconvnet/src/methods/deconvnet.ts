@@ -6,10 +6,11 @@
  * gradient of the chosen activation w.r.t. the image with that ReLU rule, which also carries it through
  * batch norm, depthwise convs, ReLU6, residual adds and concats of modern networks.
  */
-import type { ConvNet } from '@convlab/models';
+import { tf, type Tensor, type Tensor4D } from '@convlab/core';
+import type { ConvNet, ReluBackward } from '@convlab/models';
 import { BaseMethod, gradientMap } from '../attribution.js';
+import { backwardOptions } from '../backward-rules.js';
 import type { ResolvedTarget } from '../target.js';
-import type { Tensor4D } from '@convlab/core';
 
 export class Deconvnet extends BaseMethod {
   readonly name = 'deconvnet' as const;
@@ -21,4 +22,30 @@ export class Deconvnet extends BaseMethod {
   protected async compute(image: Tensor4D, target: ResolvedTarget) {
     return { ...(await gradientMap(this.model, image, target, 'deconvnet')), params: { relu: 'deconvnet' } };
   }
+}
+
+/**
+ * Batched projections of one unit at a different position in each image (the top-9 figure): one
+ * gradient call for the batch, since the score is a sum of independent per-image terms.
+ * images: RGB 0..255 [n, h, w, 3]; positions: [y, x] per image in the layer's map. Returns [n, h, w, 3].
+ */
+export function projectUnitBatch(
+  model: ConvNet,
+  images: Tensor4D,
+  layer: string,
+  unit: number,
+  positions: [number, number][],
+  relu: ReluBackward = 'deconvnet',
+): Float32Array {
+  return tf.tidy(() => {
+    const f = (img: Tensor) => {
+      const act = model.forward(model.preprocess(img), { ...backwardOptions(model, relu), outputs: [layer] })[layer] as Tensor4D;
+      const [n, h, w] = act.shape;
+      const mask = new Float32Array(n * h * w);
+      positions.forEach(([y, x], i) => (mask[i * h * w + y * w + x] = 1));
+      const channel = tf.reshape(tf.slice(act, [0, 0, 0, unit], [n, h, w, 1]), [n, h, w]);
+      return tf.sum(tf.mul(channel, tf.tensor3d(mask, [n, h, w])));
+    };
+    return tf.grad(f)(images).dataSync() as Float32Array;
+  });
 }

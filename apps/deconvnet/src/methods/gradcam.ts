@@ -8,7 +8,7 @@
 import { ConvlabError, tf, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { BaseMethod } from '../attribution.js';
-import { selectTarget, spatialLayers, type ResolvedTarget, type Target } from '../target.js';
+import { selectTarget, spatialLayers, targetSource, type ResolvedTarget, type Target } from '../target.js';
 
 export interface GradCamOptions {
   /** Layer to compute the CAM at (name or alias). */
@@ -48,10 +48,7 @@ export function gradCam(model: ConvNet, image: Tensor4D, target: ResolvedTarget,
     const x = model.preprocess(image);
     const A = model.forward(x, { outputs: [camLayer] })[camLayer] as Tensor4D;
     const score = (a: Tensor) => {
-      const out = model.forward(x, {
-        outputs: [target.layer],
-        override: (name) => (name === camLayer ? a : undefined),
-      })[target.layer];
+      const out = targetSource(model, x, target, { override: (name) => (name === camLayer ? a : undefined) });
       return selectTarget(out, target);
     };
     const grads = tf.grad(score)(A) as Tensor4D;

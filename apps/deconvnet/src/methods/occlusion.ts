@@ -8,6 +8,9 @@
  * value (i, j) belongs to the image region of cell (i, j).
  */
 import { tf, type RgbImage, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D } from '@convlab/core';
+import type { ConvNet } from '@convlab/models';
+import { toBatch } from '../attribution.js';
+import { logitsPlan, resolveTarget, type ResolvedTarget, type Target } from '../target.js';
 
 /** Scores a batch of RGB images (0..255): a target value per image and, optionally, class probabilities. */
 export type OcclusionScorer = (images: Tensor4D) => { target: Tensor1D; probs?: Tensor2D };
@@ -150,4 +153,63 @@ export function upsampleGrid(values: ArrayLike<number>, rows: number, cols: numb
     for (let x = 0; x < width; x++) out[y * width + x] = values[i * cols + Math.min(cols - 1, Math.floor(x / stride))];
   }
   return out;
+}
+
+/**
+ * Occlusion for a ConvNet target. Class targets score the softmax probability of the class (Z&F
+ * Fig. 7 d); unit targets score the unit's total activation over its feature map (Fig. 7 b), or its
+ * value at a fixed position when one is given. When the model has a classifier head usable at this
+ * input size, the most probable class at each position is recorded too (Fig. 7 e).
+ */
+export async function occlusionForModel(
+  model: ConvNet,
+  image: Tensor3D | RgbImage,
+  target: Target,
+  options: OcclusionOptions = {},
+): Promise<OcclusionResult & { target: Float32Array; resolved: ResolvedTarget }> {
+  const batch = toBatch(image as RgbImage | Tensor3D);
+  const resolved = resolveTarget(model, batch, target);
+  const [, h, w] = batch.shape;
+  const headUsable =
+    model.headLayer !== undefined && h === model.inputSize[0] && w === model.inputSize[1];
+  const plan = headUsable ? logitsPlan(model) : undefined;
+  const explicitPosition = Array.isArray(target.position);
+  const scorer: OcclusionScorer = (images) => {
+    const x = model.preprocess(images);
+    const outputs = [...new Set([...(resolved.kind === 'unit' ? [resolved.layer] : []), ...(plan ? [plan.from] : [])])];
+    const out = model.forward(x, { outputs });
+    const probs = plan ? (tf.softmax(plan.apply(out[plan.from])) as Tensor2D) : undefined;
+    let t: Tensor1D;
+    if (resolved.kind === 'class') {
+      t = tf.reshape(tf.slice(probs!, [0, resolved.index], [-1, 1]), [-1]) as Tensor1D;
+    } else {
+      const act = out[resolved.layer];
+      const n = act.shape[0];
+      if (act.rank === 4 && explicitPosition && resolved.position) {
+        const [y, xx] = resolved.position;
+        t = tf.reshape(tf.slice(act, [0, y, xx, resolved.index], [n, 1, 1, 1]), [n]) as Tensor1D;
+      } else if (act.rank === 4) {
+        t = tf.sum(tf.slice(act, [0, 0, 0, resolved.index], [n, -1, -1, 1]), [1, 2, 3]) as Tensor1D;
+      } else {
+        t = tf.reshape(tf.slice(tf.reshape(act, [n, -1]), [0, resolved.index], [n, 1]), [n]) as Tensor1D;
+      }
+    }
+    return { target: t, probs };
+  };
+  const fill = options.fill ?? (tf.tidy(() => Array.from(model.deprocess(tf.zeros([1, 1, 1, 3]) as Tensor4D).dataSync())) as [number, number, number]);
+  try {
+    const result = await occlusion(tf.squeeze(batch, [0]) as Tensor3D, scorer, { ...options, fill: options.fill ?? neutralFill(fill) });
+    return { ...result, resolved };
+  } finally {
+    batch.dispose();
+  }
+}
+
+/**
+ * The grey used for the square: the model's "zero input" pixel when that is a plausible grey
+ * (VGG: the ImageNet mean pixel; [-1, 1] models: 127.5), else mid-grey 128.
+ */
+function neutralFill(zero: number[]): [number, number, number] {
+  const ok = zero.every((v) => v >= 64 && v <= 192);
+  return ok ? (zero.map((v) => Math.round(v * 10) / 10) as [number, number, number]) : [128, 128, 128];
 }

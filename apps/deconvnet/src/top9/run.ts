@@ -1,0 +1,181 @@
+/**
+ * The whole top-9 pipeline for one layer: scan a folder (resumable), pick each unit's top-k, render
+ * the Zeiler & Fergus figure, and write PNGs plus a JSON record of every patch (file, position,
+ * value, box) and the run's parameters.
+ */
+import { join, resolve } from 'node:path';
+import { createRunRecord, engineInfo, saveImage, type RgbImage, type Tensor4D } from '@convlab/core';
+import type { ConvNet, ReluBackward } from '@convlab/models';
+import { collectImageFiles, type FitMode } from '../images.js';
+import { channelsOf } from '../target.js';
+import { checkUnits, type CacheMeta } from './cache.js';
+import { scanMaxima, strongestUnits, topK, type ScanProgress, type UnitTop } from './scan.js';
+import { layerFigure, renderTopUnits, type UnitFigure } from './render.js';
+import { unitBoxes } from '../receptive.js';
+import type { ProjectionNormalization } from '../render.js';
+
+/** Which units: explicit indices, the n strongest on average over the dataset, or n evenly spaced. */
+export type UnitSelection = number[] | { strongest: number } | { spread: number };
+
+export interface Top9Options {
+  model: ConvNet;
+  /** Folder of images (or a single file). */
+  images: string;
+  layer: string;
+  units?: UnitSelection;
+  k?: number;
+  outDir: string;
+  /** Where per-image maxima are cached (default <outDir>/cache). */
+  cacheDir?: string;
+  inputSize?: [number, number];
+  fit?: FitMode;
+  batchSize?: number;
+  /** Projection rules shown (default ['deconvnet']; see renderTopUnits). */
+  relus?: ReluBackward[];
+  normalization?: ProjectionNormalization;
+  signal?: AbortSignal;
+  onScan?: (p: ScanProgress) => void;
+  onRender?: (done: number, total: number) => void;
+  /** Write a PNG per unit as well as the layer figure (default true). */
+  unitImages?: boolean;
+}
+
+export interface Top9Result {
+  layer: string;
+  units: number[];
+  tops: UnitTop[];
+  figures: UnitFigure[];
+  /** Layer figure (all units). */
+  figure?: RgbImage;
+  files: string[];
+  complete: boolean;
+  scanned: number;
+  fromCache: number;
+  failed: { file: string; error: string }[];
+  imagesPerSecond: number;
+  scanSeconds: number;
+  renderSeconds: number;
+}
+
+/** n units spread evenly over the channels (the default selection: no scan needed to choose). */
+export function spreadUnits(channels: number, n: number): number[] {
+  if (n >= channels) return Array.from({ length: channels }, (_, i) => i);
+  return Array.from({ length: n }, (_, i) => Math.floor((i * channels) / n));
+}
+
+export function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+export async function runTop9(options: Top9Options): Promise<Top9Result> {
+  const { model } = options;
+  const layer = model.resolveLayer(options.layer);
+  const inputSize = options.inputSize ?? model.inputSize;
+  const fit = options.fit ?? 'cover';
+  const [fh, fw, channels] = model.outputShapeFor(layer, inputSize);
+  if (fw === undefined) throw new Error(`layer ${layer} has no spatial map`);
+  const selection = options.units ?? { spread: 16 };
+  if (Array.isArray(selection)) checkUnits(selection, channelsOf(model, layer), layer);
+  const { boxFor, rf } = unitBoxes(model, layer, inputSize);
+  const root = resolve(options.images);
+  const files = await collectImageFiles(root);
+  const meta: CacheMeta = {
+    model: model.name,
+    weights: model.weights.sha256 ?? `${model.weights.source} ${model.weights.description}`,
+    layer,
+    inputSize,
+    fit,
+    channels,
+    featureSize: [fh, fw],
+  };
+  const record = createRunRecord({
+    tool: 'deconvnet top9',
+    parameters: { images: root, layer, units: selection, k: options.k ?? 9, inputSize, fit, relus: options.relus ?? ['deconvnet'], normalization: options.normalization ?? 'robust', batchSize: options.batchSize ?? 8 },
+    backend: engineInfo()?.summary,
+    model: { name: model.name, weights: model.weights },
+  });
+  const activations = (batch: Tensor4D) => model.forward(model.preprocess(batch), { outputs: [layer] })[layer] as Tensor4D;
+  const scan = await scanMaxima({
+    files,
+    root,
+    activations,
+    meta,
+    cacheDir: options.cacheDir ?? join(options.outDir, 'cache'),
+    batchSize: options.batchSize ?? 8,
+    fit,
+    signal: options.signal,
+    onProgress: options.onScan,
+  });
+  record.time('scan', scan.seconds * 1000);
+  const result: Top9Result = {
+    layer,
+    units: [],
+    tops: [],
+    figures: [],
+    files: [],
+    complete: scan.complete,
+    scanned: scan.scanned,
+    fromCache: scan.fromCache,
+    failed: scan.failed,
+    imagesPerSecond: scan.imagesPerSecond,
+    scanSeconds: scan.seconds,
+    renderSeconds: 0,
+  };
+  try {
+    if (!scan.complete) return result;
+    const units = Array.isArray(selection)
+      ? selection
+      : 'strongest' in selection
+        ? strongestUnits(scan.cache, selection.strongest)
+        : spreadUnits(channels, selection.spread);
+    result.units = units;
+    result.tops = topK(scan.cache, units, options.k ?? 9);
+  } finally {
+    await scan.cache.close();
+  }
+  const t0 = performance.now();
+  result.figures = await renderTopUnits(result.tops, {
+    model,
+    layer,
+    root,
+    inputSize,
+    fit,
+    boxFor,
+    relus: options.relus,
+    normalization: options.normalization,
+    signal: options.signal,
+    onUnit: options.onRender,
+  });
+  result.renderSeconds = (performance.now() - t0) / 1000;
+  record.time('render', result.renderSeconds * 1000);
+  const base = `top9-${safeName(layer)}`;
+  if (result.figures.length) {
+    result.figure = layerFigure(result.figures, `${model.name} ${layer}: top-${options.k ?? 9} activations of ${result.figures.length} units over ${scan.scanned + scan.fromCache - scan.failed.length} images (receptive field ${rf.size[0]}x${rf.size[1]} px)`, result.figures.length > 8 ? 4 : 2);
+    const path = join(options.outDir, `${base}.png`);
+    await saveImage(result.figure, path);
+    result.files.push(path);
+  }
+  if (options.unitImages ?? true) {
+    for (const f of result.figures) {
+      const path = join(options.outDir, `${base}-unit${f.unit}.png`);
+      await saveImage(f.image, path);
+      result.files.push(path);
+    }
+  }
+  record.set('receptiveField', rf);
+  record.set('scan', { scanned: scan.scanned, fromCache: scan.fromCache, failed: scan.failed, imagesPerSecond: scan.imagesPerSecond });
+  record.set(
+    'units',
+    result.tops.map((t, i) => ({
+      unit: t.unit,
+      top: t.entries.map((e, j) => ({ ...e, box: result.figures[i]?.boxes[j] })),
+    })),
+  );
+  record.set('outputs', result.files);
+  record.finish();
+  const jsonPath = join(options.outDir, `${base}.json`);
+  await record.save(jsonPath);
+  result.files.push(jsonPath);
+  return result;
+}
+
