@@ -5,7 +5,7 @@
  * argmax of the unit's channel on the given image, as Zeiler & Fergus project the strongest activation.
  */
 import { ConvlabError, tf, type Scalar, type Tensor, type Tensor4D } from '@convlab/core';
-import type { ConvNet, ForwardOptions, ReluBackward } from '@convlab/models';
+import type { ConvNet, ForwardOptions } from '@convlab/models';
 
 export interface Target {
   /** Layer name or alias (unit targets; also the Grad-CAM layer default). */
