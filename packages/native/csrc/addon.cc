@@ -1,0 +1,120 @@
+// N-API entry: exports the kernels and a description of the library build.
+#include "common.h"
+#include <omp.h>
+#include <sstream>
+
+namespace convlab {
+
+dnnl::engine &cpuEngine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream &cpuStream() {
+  static dnnl::stream s(cpuEngine());
+  return s;
+}
+
+float *floatArg(const Napi::CallbackInfo &info, size_t i, bool optional) {
+  Napi::Value v = info[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a Float32Array");
+  }
+  return v.As<Napi::Float32Array>().Data();
+}
+
+size_t floatLength(const Napi::CallbackInfo &info, size_t i) {
+  return info[i].As<Napi::Float32Array>().ElementLength();
+}
+
+std::vector<int64_t> intsArg(const Napi::CallbackInfo &info, size_t i) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an Int32Array");
+  }
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::string keyOf(const char *op, const std::vector<int64_t> &p, const std::vector<int64_t> &extra) {
+  std::string k(op);
+  for (auto v : p) k += ',' + std::to_string(v);
+  k += '|';
+  for (auto v : extra) k += ',' + std::to_string(v);
+  return k;
+}
+
+void appendActivation(dnnl::post_ops &ops, int activation, float alpha) {
+  using A = dnnl::algorithm;
+  switch (activation) {
+    case kLinear: return;
+    case kRelu: ops.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f); return;
+    case kRelu6: ops.append_eltwise(1.f, A::eltwise_clip, 0.f, 6.f); return;
+    case kLeakyRelu: ops.append_eltwise(1.f, A::eltwise_relu, alpha, 0.f); return;
+    case kSigmoid: ops.append_eltwise(1.f, A::eltwise_logistic, 0.f, 0.f); return;
+    case kElu: ops.append_eltwise(1.f, A::eltwise_elu, 1.f, 0.f); return;
+    default: throw std::runtime_error("unknown activation code " + std::to_string(activation));
+  }
+}
+
+// Wrap a kernel so oneDNN and argument errors become JS exceptions the TypeScript side can catch
+// (it then falls back to the original tfjs kernel).
+template <Napi::Value (*F)(const Napi::CallbackInfo &)> Napi::Value guarded(const Napi::CallbackInfo &info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error &) {
+    throw;
+  } catch (const dnnl::error &e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::exception &e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+static Napi::Value Info(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const dnnl_version_t *v = dnnl_version();
+  Napi::Object o = Napi::Object::New(env);
+  std::ostringstream version;
+  version << v->major << '.' << v->minor << '.' << v->patch;
+  o.Set("version", version.str());
+  o.Set("threads", omp_get_max_threads());
+  o.Set("cpuRuntime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+  o.Set("convCacheSize", static_cast<double>(convCacheSize()));
+  o.Set("poolCacheSize", static_cast<double>(poolCacheSize()));
+  return o;
+}
+
+static Napi::Value ClearCaches(const Napi::CallbackInfo &info) {
+  clearConvCache();
+  clearPoolCache();
+  return info.Env().Undefined();
+}
+
+static Napi::Value SetThreads(const Napi::CallbackInfo &info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n > 0) omp_set_num_threads(n);
+  return Napi::Number::New(info.Env(), omp_get_max_threads());
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, guarded<Info>));
+  exports.Set("clearCaches", Napi::Function::New(env, guarded<ClearCaches>));
+  exports.Set("setThreads", Napi::Function::New(env, guarded<SetThreads>));
+  exports.Set("convForward", Napi::Function::New(env, guarded<ConvForward>));
+  exports.Set("convBackwardData", Napi::Function::New(env, guarded<ConvBackwardData>));
+  exports.Set("convBackwardWeights", Napi::Function::New(env, guarded<ConvBackwardWeights>));
+  exports.Set("poolForward", Napi::Function::New(env, guarded<PoolForward>));
+  exports.Set("poolBackward", Napi::Function::New(env, guarded<PoolBackward>));
+  exports.Set("matMul", Napi::Function::New(env, guarded<MatMul>));
+  exports.Set("unary", Napi::Function::New(env, guarded<Unary>));
+  exports.Set("binary", Napi::Function::New(env, guarded<Binary>));
+  return exports;
+}
+
+}  // namespace convlab
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return convlab::Init(env, exports); }
+
+NODE_API_MODULE(convlab_native, InitModule)

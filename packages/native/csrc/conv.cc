@@ -1,0 +1,211 @@
+// 2-D convolutions (plain, grouped/depthwise) in NHWC with TensorFlow.js filter layouts:
+// HWIO [kh, kw, in, out] for plain convolutions and [kh, kw, channels, multiplier] for depthwise.
+// Source and destination stay in the caller's NHWC buffers (oneDNN's AVX-512 kernels run NHWC
+// without a reorder); only the filter is reordered into the blocked layout oneDNN asks for.
+#include "common.h"
+
+namespace convlab {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// p: N IH IW IC OH OW OC KH KW G SH SW DH DW padT padL padB padR (DH/DW are TensorFlow dilations,
+// 1 = dense).
+struct Shape {
+  int64_t n, ih, iw, ic, oh, ow, oc, kh, kw, g, sh, sw, dh, dw, pt, pl, pb, pr;
+  explicit Shape(const std::vector<int64_t> &p) {
+    if (p.size() != 18) throw std::runtime_error("conv: expected 18 shape parameters");
+    n = p[0]; ih = p[1]; iw = p[2]; ic = p[3]; oh = p[4]; ow = p[5]; oc = p[6]; kh = p[7]; kw = p[8];
+    g = p[9]; sh = p[10]; sw = p[11]; dh = p[12]; dw = p[13]; pt = p[14]; pl = p[15]; pb = p[16]; pr = p[17];
+  }
+  memory::desc src() const { return memory::desc({n, ic, ih, iw}, dt::f32, tag::nhwc); }
+  memory::desc dst() const { return memory::desc({n, oc, oh, ow}, dt::f32, tag::nhwc); }
+  memory::desc bias() const { return memory::desc({oc}, dt::f32, tag::x); }
+  memory::dims wdims() const {
+    if (g == 1) return {oc, ic, kh, kw};
+    return {g, oc / g, ic / g, kh, kw};
+  }
+  // The caller's filter layout.
+  memory::desc userWeights() const {
+    if (g == 1) return memory::desc(wdims(), dt::f32, tag::hwio);
+    // Depthwise [kh, kw, g, m] (in-channels per group is 1): strides of g, o, i, kh, kw.
+    int64_t m = oc / g;
+    return memory::desc(wdims(), dt::f32, memory::dims{m, 1, oc, kw * oc, oc});
+  }
+  memory::desc anyWeights() const { return memory::desc(wdims(), dt::f32, tag::any); }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+
+dnnl::convolution_forward::desc forwardDesc(const Shape &s, dnnl::prop_kind kind, bool withBias) {
+  using namespace dnnl;
+  if (withBias) {
+    return convolution_forward::desc(kind, algorithm::convolution_direct, s.src(), s.anyWeights(), s.bias(), s.dst(),
+                                     s.strides(), s.dilates(), s.padL(), s.padR());
+  }
+  return convolution_forward::desc(kind, algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(),
+                                   s.dilates(), s.padL(), s.padR());
+}
+
+// A cached primitive plus the reorder between the caller's filter layout and the primitive's.
+struct Entry {
+  dnnl::primitive prim;
+  memory::desc userW;
+  memory::desc primW;
+  bool needsReorder = false;
+  dnnl::reorder reorder;
+  std::vector<float> wbuf;  // the filter in the primitive's layout
+};
+
+LruCache<Entry> cache(256);
+
+// oneDNN 2.6's jit_1x1 convolutions with strides > 1 ("reduce to unit stride") corrupt the heap now
+// and then (seen in the filter gradient of a 1x1 stride-2 NHWC convolution with 3 input channels).
+// For those shapes take the next implementation oneDNN offers.
+template <typename PD> void avoidStrided1x1(PD &pd, const Shape &s) {
+  if (s.kh != 1 || s.kw != 1 || (s.sh == 1 && s.sw == 1)) return;
+  while (std::string(pd.impl_info_str()).find("1x1") != std::string::npos) {
+    if (!pd.next_impl()) throw std::runtime_error("conv: no safe oneDNN implementation for a strided 1x1 convolution");
+  }
+}
+
+void setupReorder(Entry &e, const memory::desc &user, const memory::desc &prim, bool toPrimitive) {
+  e.userW = user;
+  e.primW = prim;
+  e.needsReorder = user != prim;
+  if (e.needsReorder) {
+    auto &eng = cpuEngine();
+    e.reorder = toPrimitive ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, user, eng, prim))
+                            : dnnl::reorder(dnnl::reorder::primitive_desc(eng, prim, eng, user));
+    e.wbuf.resize(prim.get_size() / sizeof(float));
+  }
+}
+
+// Filter memory for the primitive: the caller's buffer, or a reordered copy.
+memory weightsIn(Entry &e, float *w) {
+  auto &eng = cpuEngine();
+  memory user(e.userW, eng, w);
+  if (!e.needsReorder) return user;
+  memory prim(e.primW, eng, e.wbuf.data());
+  e.reorder.execute(cpuStream(), user, prim);
+  return prim;
+}
+
+void checkLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, const char *what) {
+  if (static_cast<int64_t>(floatLength(info, i)) != expected) {
+    throw std::runtime_error(std::string("conv: ") + what + " has " + std::to_string(floatLength(info, i)) +
+                             " elements, expected " + std::to_string(expected));
+  }
+}
+
+}  // namespace
+
+size_t convCacheSize() { return cache.size(); }
+void clearConvCache() { cache.clear(); }
+
+// convForward(p, x, w, bias|null, y, activation, alpha)
+Napi::Value ConvForward(const Napi::CallbackInfo &info) {
+  auto p = intsArg(info, 0);
+  Shape s(p);
+  float *x = floatArg(info, 1), *w = floatArg(info, 2), *b = floatArg(info, 3, true), *y = floatArg(info, 4);
+  int act = info[5].As<Napi::Number>().Int32Value();
+  float alpha = info[6].As<Napi::Number>().FloatValue();
+  checkLength(info, 1, s.n * s.ih * s.iw * s.ic, "x");
+  checkLength(info, 2, s.kh * s.kw * (s.ic / s.g) * s.oc, "filter");
+  checkLength(info, 4, s.n * s.oh * s.ow * s.oc, "y");
+  if (b) checkLength(info, 3, s.oc, "bias");
+  // The activation's alpha changes the primitive, so it is part of the key (as its bit pattern).
+  int32_t alphaBits;
+  std::memcpy(&alphaBits, &alpha, sizeof alpha);
+  std::string key = keyOf("fwd", p, {b ? 1 : 0, act, alphaBits});
+  Entry *e = cache.find(key);
+  if (!e) {
+    auto entry = std::make_unique<Entry>();
+    dnnl::post_ops ops;
+    appendActivation(ops, act, alpha);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    dnnl::convolution_forward::primitive_desc pd(forwardDesc(s, dnnl::prop_kind::forward_inference, b != nullptr),
+                                                 attr, cpuEngine());
+    avoidStrided1x1(pd, s);
+    entry->prim = dnnl::convolution_forward(pd);
+    setupReorder(*entry, s.userWeights(), pd.weights_desc(), true);
+    e = cache.insert(key, std::move(entry));
+  }
+  auto &eng = cpuEngine();
+  memory src(s.src(), eng, x), dst(s.dst(), eng, y);
+  memory wm = weightsIn(*e, w);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
+  if (b) args.emplace(DNNL_ARG_BIAS, memory(s.bias(), eng, b));
+  e->prim.execute(cpuStream(), args);
+  cpuStream().wait();
+  return info.Env().Undefined();
+}
+
+// convBackwardData(p, dy, w, dx): the gradient of a convolution with respect to its input.
+Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
+  auto p = intsArg(info, 0);
+  Shape s(p);
+  float *dy = floatArg(info, 1), *w = floatArg(info, 2), *dx = floatArg(info, 3);
+  checkLength(info, 1, s.n * s.oh * s.ow * s.oc, "dy");
+  checkLength(info, 2, s.kh * s.kw * (s.ic / s.g) * s.oc, "filter");
+  checkLength(info, 3, s.n * s.ih * s.iw * s.ic, "dx");
+  std::string key = keyOf("bwd_data", p);
+  Entry *e = cache.find(key);
+  if (!e) {
+    auto entry = std::make_unique<Entry>();
+    using namespace dnnl;
+    convolution_forward::primitive_desc hint(forwardDesc(s, prop_kind::forward_training, false), cpuEngine());
+    convolution_backward_data::desc d(algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(),
+                                      s.dilates(), s.padL(), s.padR());
+    convolution_backward_data::primitive_desc pd(d, cpuEngine(), hint);
+    avoidStrided1x1(pd, s);
+    entry->prim = convolution_backward_data(pd);
+    setupReorder(*entry, s.userWeights(), pd.weights_desc(), true);
+    e = cache.insert(key, std::move(entry));
+  }
+  auto &eng = cpuEngine();
+  memory ddst(s.dst(), eng, dy), dsrc(s.src(), eng, dx);
+  memory wm = weightsIn(*e, w);
+  e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}});
+  cpuStream().wait();
+  return info.Env().Undefined();
+}
+
+// convBackwardWeights(p, x, dy, dw): the gradient of a convolution with respect to its filter, written
+// in the caller's filter layout.
+Napi::Value ConvBackwardWeights(const Napi::CallbackInfo &info) {
+  auto p = intsArg(info, 0);
+  Shape s(p);
+  float *x = floatArg(info, 1), *dy = floatArg(info, 2), *dw = floatArg(info, 3);
+  checkLength(info, 1, s.n * s.ih * s.iw * s.ic, "x");
+  checkLength(info, 2, s.n * s.oh * s.ow * s.oc, "dy");
+  checkLength(info, 3, s.kh * s.kw * (s.ic / s.g) * s.oc, "filter gradient");
+  std::string key = keyOf("bwd_weights", p);
+  Entry *e = cache.find(key);
+  if (!e) {
+    auto entry = std::make_unique<Entry>();
+    using namespace dnnl;
+    convolution_forward::primitive_desc hint(forwardDesc(s, prop_kind::forward_training, false), cpuEngine());
+    convolution_backward_weights::desc d(algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(),
+                                         s.dilates(), s.padL(), s.padR());
+    convolution_backward_weights::primitive_desc pd(d, cpuEngine(), hint);
+    avoidStrided1x1(pd, s);
+    entry->prim = convolution_backward_weights(pd);
+    setupReorder(*entry, s.userWeights(), pd.diff_weights_desc(), false);
+    e = cache.insert(key, std::move(entry));
+  }
+  auto &eng = cpuEngine();
+  memory src(s.src(), eng, x), ddst(s.dst(), eng, dy), user(e->userW, eng, dw);
+  memory dwm = e->needsReorder ? memory(e->primW, eng, e->wbuf.data()) : user;
+  e->prim.execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwm}});
+  if (e->needsReorder) e->reorder.execute(cpuStream(), dwm, user);
+  cpuStream().wait();
+  return info.Env().Undefined();
+}
+
+}  // namespace convlab

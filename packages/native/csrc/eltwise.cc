@@ -1,0 +1,104 @@
+// Element-wise kernels that dominate once convolutions are native: activations and their gradient
+// helpers, and binary arithmetic for equal shapes, a scalar operand, or an operand repeated along
+// the leading axes (a bias over the last axes). OpenMP splits large arrays across threads.
+#include "common.h"
+#include <cmath>
+
+namespace convlab {
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;
+
+enum UnaryOp { kURelu = 0, kURelu6, kUStep, kUSigmoid, kUTanh, kUSquare, kUNeg, kULeakyRelu, kUElu, kUExp, kUSqrt };
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum };
+
+template <typename F> void unaryLoop(const float *x, float *y, int64_t n, F f) {
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <typename F> void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *y, int64_t n, F f) {
+  if (na == n && nb == n) {
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  } else if (nb == 1) {
+    const float bv = b[0];
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv);
+  } else if (na == 1) {
+    const float av = a[0];
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]);
+  } else if (na == n) {  // b repeats every nb elements
+    const int64_t rows = n / nb;
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *ar = a + r * nb;
+      float *yr = y + r * nb;
+#pragma omp simd
+      for (int64_t j = 0; j < nb; ++j) yr[j] = f(ar[j], b[j]);
+    }
+  } else {  // a repeats every na elements
+    const int64_t rows = n / na;
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *br = b + r * na;
+      float *yr = y + r * na;
+#pragma omp simd
+      for (int64_t j = 0; j < na; ++j) yr[j] = f(a[j], br[j]);
+    }
+  }
+}
+
+}  // namespace
+
+// unary(op, x, y, alpha)
+Napi::Value Unary(const Napi::CallbackInfo &info) {
+  int op = info[0].As<Napi::Number>().Int32Value();
+  const float *x = floatArg(info, 1);
+  float *y = floatArg(info, 2);
+  float alpha = info[3].As<Napi::Number>().FloatValue();
+  int64_t n = floatLength(info, 1);
+  if (static_cast<int64_t>(floatLength(info, 2)) != n) throw std::runtime_error("unary: size mismatch");
+  switch (op) {
+    case kURelu: unaryLoop(x, y, n, [](float v) { return v > 0.f ? v : (v == v ? 0.f : v); }); break;
+    case kURelu6: unaryLoop(x, y, n, [](float v) { return v != v ? v : (v > 6.f ? 6.f : (v > 0.f ? v : 0.f)); }); break;
+    // TensorFlow.js's Step: 1 for x > 0, alpha otherwise, NaN stays NaN.
+    case kUStep: unaryLoop(x, y, n, [alpha](float v) { return v != v ? v : (v > 0.f ? 1.f : alpha); }); break;
+    case kUSigmoid: unaryLoop(x, y, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
+    case kUTanh: unaryLoop(x, y, n, [](float v) { return std::tanh(v); }); break;
+    case kUSquare: unaryLoop(x, y, n, [](float v) { return v * v; }); break;
+    case kUNeg: unaryLoop(x, y, n, [](float v) { return -v; }); break;
+    case kULeakyRelu: unaryLoop(x, y, n, [alpha](float v) { return v < 0.f ? alpha * v : v; }); break;
+    case kUElu: unaryLoop(x, y, n, [](float v) { return v >= 0.f ? v : std::expm1(v); }); break;
+    case kUExp: unaryLoop(x, y, n, [](float v) { return std::exp(v); }); break;
+    case kUSqrt: unaryLoop(x, y, n, [](float v) { return std::sqrt(v); }); break;
+    default: throw std::runtime_error("unary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
+// binary(op, a, b, y): a and b have y's size, size 1, or a size that divides y's size (repeated).
+Napi::Value Binary(const Napi::CallbackInfo &info) {
+  int op = info[0].As<Napi::Number>().Int32Value();
+  const float *a = floatArg(info, 1), *b = floatArg(info, 2);
+  float *y = floatArg(info, 3);
+  int64_t na = floatLength(info, 1), nb = floatLength(info, 2), n = floatLength(info, 3);
+  auto fits = [n](int64_t m) { return m == n || m == 1 || (m > 0 && n % m == 0); };
+  if (!fits(na) || !fits(nb) || (na != n && nb != n && na != 1 && nb != 1)) {
+    throw std::runtime_error("binary: operand sizes do not broadcast");
+  }
+  switch (op) {
+    case kAdd: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u + v; }); break;
+    case kSub: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u - v; }); break;
+    case kMul: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u * v; }); break;
+    case kDiv: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u / v; }); break;
+    case kSquaredDifference: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return (u - v) * (u - v); }); break;
+    case kMaximum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u > v ? u : v); }); break;
+    case kMinimum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u < v ? u : v); }); break;
+    default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace convlab

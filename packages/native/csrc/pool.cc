@@ -1,0 +1,126 @@
+// 2-D max and average pooling in NHWC, forward and backward. Average pooling excludes padding from
+// the divisor, as TensorFlow does. Max-pooling gradients route each output gradient to the first
+// maximum of its window (TensorFlow's rule too); oneDNN records it in a workspace during a forward
+// pass, so the backward entry re-runs the forward pass on the saved input.
+#include "common.h"
+
+namespace convlab {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// p: N IH IW C OH OW KH KW SH SW padT padL padB padR
+struct Shape {
+  int64_t n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr;
+  explicit Shape(const std::vector<int64_t> &p) {
+    if (p.size() != 14) throw std::runtime_error("pool: expected 14 shape parameters");
+    n = p[0]; ih = p[1]; iw = p[2]; c = p[3]; oh = p[4]; ow = p[5]; kh = p[6]; kw = p[7];
+    sh = p[8]; sw = p[9]; pt = p[10]; pl = p[11]; pb = p[12]; pr = p[13];
+  }
+  memory::desc src() const { return memory::desc({n, c, ih, iw}, dt::f32, tag::nhwc); }
+  memory::desc dst() const { return memory::desc({n, c, oh, ow}, dt::f32, tag::nhwc); }
+};
+
+dnnl::algorithm algorithmOf(int kind) {
+  return kind == 0 ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+}
+
+dnnl::pooling_forward::desc forwardDesc(const Shape &s, dnnl::prop_kind prop, int kind) {
+  return dnnl::pooling_forward::desc(prop, algorithmOf(kind), s.src(), s.dst(), {s.sh, s.sw}, {s.kh, s.kw},
+                                     {s.pt, s.pl}, {s.pb, s.pr});
+}
+
+struct Entry {
+  dnnl::primitive prim;
+  // Backward max pooling: the training-mode forward pass that fills the workspace.
+  dnnl::primitive fwd;
+  memory::desc wsDesc;
+  std::vector<uint8_t> workspace;
+  std::vector<float> scratchDst;
+};
+
+LruCache<Entry> cache(128);
+
+void checkLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, const char *what) {
+  if (static_cast<int64_t>(floatLength(info, i)) != expected) {
+    throw std::runtime_error(std::string("pool: ") + what + " has " + std::to_string(floatLength(info, i)) +
+                             " elements, expected " + std::to_string(expected));
+  }
+}
+
+}  // namespace
+
+size_t poolCacheSize() { return cache.size(); }
+void clearPoolCache() { cache.clear(); }
+
+// poolForward(p, kind (0 max, 1 avg), x, y)
+Napi::Value PoolForward(const Napi::CallbackInfo &info) {
+  auto p = intsArg(info, 0);
+  Shape s(p);
+  int kind = info[1].As<Napi::Number>().Int32Value();
+  float *x = floatArg(info, 2), *y = floatArg(info, 3);
+  checkLength(info, 2, s.n * s.ih * s.iw * s.c, "x");
+  checkLength(info, 3, s.n * s.oh * s.ow * s.c, "y");
+  std::string key = keyOf("fwd", p, {kind});
+  Entry *e = cache.find(key);
+  if (!e) {
+    auto entry = std::make_unique<Entry>();
+    dnnl::pooling_forward::primitive_desc pd(forwardDesc(s, dnnl::prop_kind::forward_inference, kind), cpuEngine());
+    entry->prim = dnnl::pooling_forward(pd);
+    e = cache.insert(key, std::move(entry));
+  }
+  auto &eng = cpuEngine();
+  e->prim.execute(cpuStream(), {{DNNL_ARG_SRC, memory(s.src(), eng, x)}, {DNNL_ARG_DST, memory(s.dst(), eng, y)}});
+  cpuStream().wait();
+  return info.Env().Undefined();
+}
+
+// poolBackward(p, kind, x, dy, dx): x is only read for max pooling.
+Napi::Value PoolBackward(const Napi::CallbackInfo &info) {
+  auto p = intsArg(info, 0);
+  Shape s(p);
+  int kind = info[1].As<Napi::Number>().Int32Value();
+  float *x = floatArg(info, 2, true), *dy = floatArg(info, 3), *dx = floatArg(info, 4);
+  if (kind == 0 && !x) throw std::runtime_error("pool: max-pooling backward needs the input");
+  if (x) checkLength(info, 2, s.n * s.ih * s.iw * s.c, "x");
+  checkLength(info, 3, s.n * s.oh * s.ow * s.c, "dy");
+  checkLength(info, 4, s.n * s.ih * s.iw * s.c, "dx");
+  std::string key = keyOf("bwd", p, {kind});
+  Entry *e = cache.find(key);
+  if (!e) {
+    auto entry = std::make_unique<Entry>();
+    dnnl::pooling_forward::primitive_desc hint(forwardDesc(s, dnnl::prop_kind::forward_training, kind), cpuEngine());
+    dnnl::pooling_backward::desc d(algorithmOf(kind), s.src(), s.dst(), {s.sh, s.sw}, {s.kh, s.kw}, {s.pt, s.pl},
+                                   {s.pb, s.pr});
+    dnnl::pooling_backward::primitive_desc pd(d, cpuEngine(), hint);
+    entry->prim = dnnl::pooling_backward(pd);
+    if (kind == 0) {
+      entry->fwd = dnnl::pooling_forward(hint);
+      entry->wsDesc = hint.workspace_desc();
+    }
+    e = cache.insert(key, std::move(entry));
+  }
+  auto &eng = cpuEngine();
+  memory ddst(s.dst(), eng, dy), dsrc(s.src(), eng, dx);
+  if (kind == 0) {
+    // Buffers sized on use and released after, so a cached entry holds no activation-sized memory.
+    e->workspace.resize(e->wsDesc.get_size());
+    e->scratchDst.resize(s.n * s.oh * s.ow * s.c);
+    memory ws(e->wsDesc, eng, e->workspace.data());
+    e->fwd.execute(cpuStream(), {{DNNL_ARG_SRC, memory(s.src(), eng, x)},
+                                 {DNNL_ARG_DST, memory(s.dst(), eng, e->scratchDst.data())},
+                                 {DNNL_ARG_WORKSPACE, ws}});
+    e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_WORKSPACE, ws}});
+    cpuStream().wait();
+    std::vector<uint8_t>().swap(e->workspace);
+    std::vector<float>().swap(e->scratchDst);
+  } else {
+    e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}});
+    cpuStream().wait();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace convlab

@@ -1,0 +1,80 @@
+/**
+ * Loads the compiled oneDNN addon (build/Release/convlab_native.node) on first use. Loading never
+ * throws: callers get the addon or the reason it is unavailable.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Activation codes understood by the addon's fused kernels (csrc/common.h). */
+export const ACTIVATION = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 } as const;
+
+/** Unary op codes (csrc/eltwise.cc). */
+export const UNARY = {
+  Relu: 0, Relu6: 1, Step: 2, Sigmoid: 3, Tanh: 4, Square: 5, Neg: 6, LeakyRelu: 7, Elu: 8, Exp: 9, Sqrt: 10,
+} as const;
+
+/** Binary op codes (csrc/eltwise.cc). */
+export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
+
+export interface AddonInfo {
+  version: string;
+  threads: number;
+  cpuRuntime: string;
+  convCacheSize: number;
+  poolCacheSize: number;
+}
+
+/** The addon's functions. Shapes travel as Int32Arrays (see csrc/conv.cc, pool.cc, matmul.cc). */
+export interface NativeAddon {
+  info(): AddonInfo;
+  clearCaches(): void;
+  setThreads(n: number): number;
+  convForward(p: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number): void;
+  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  poolForward(p: Int32Array, kind: number, x: Float32Array, y: Float32Array): void;
+  poolBackward(p: Int32Array, kind: number, x: Float32Array | null, dy: Float32Array, dx: Float32Array): void;
+  matMul(p: Int32Array, a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null, activation: number, alpha: number): void;
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
+}
+
+/** Where the build puts the addon; CONVLAB_NATIVE_ADDON overrides it (set it to `off` to disable native kernels). */
+export const ADDON_PATH = process.env.CONVLAB_NATIVE_ADDON || fileURLToPath(new URL('../build/Release/convlab_native.node', import.meta.url));
+
+let cached: { addon?: NativeAddon; error?: string } | undefined;
+
+/** The addon, or undefined with `addonError()` saying why. */
+export function loadAddon(): NativeAddon | undefined {
+  if (!cached) {
+    if (ADDON_PATH === 'off') {
+      cached = { error: 'disabled by CONVLAB_NATIVE_ADDON=off' };
+    } else if (!existsSync(ADDON_PATH)) {
+      cached = {
+        error: 'addon not built (libdnnl-dev missing? install it, then run `npm run build:addon -w @convlab/native`)',
+      };
+    } else {
+      try {
+        const require = createRequire(import.meta.url);
+        cached = { addon: require(ADDON_PATH) as NativeAddon };
+      } catch (err) {
+        const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        cached = { error: `addon failed to load (${msg}); rebuild with \`npm run build:addon -w @convlab/native\`` };
+      }
+    }
+  }
+  return cached.addon;
+}
+
+export function addonError(): string | undefined {
+  loadAddon();
+  return cached?.error;
+}
+
+/** Float32 output storage. Large outputs skip the zero fill: every kernel writes all of its output. */
+export function allocFloat32(n: number): Float32Array {
+  if (n < 1 << 16) return new Float32Array(n);
+  const buf = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(buf.buffer, buf.byteOffset, n);
+}

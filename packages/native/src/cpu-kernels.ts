@@ -1,0 +1,288 @@
+/**
+ * oneDNN-backed kernels for TensorFlow.js's 'cpu' backend. Each one handles float32 NHWC cases and
+ * returns null for anything else (other dtypes, NCHW, shapes it cannot map), so the wrapper in
+ * install.ts runs the original tfjs kernel instead. Inputs are read in place from the cpu backend's
+ * storage and outputs are handed to it without a copy.
+ */
+import { backend_util, broadcast_util, util } from '@tensorflow/tfjs-core';
+import type { DataType, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { ACTIVATION, BINARY, UNARY, allocFloat32 } from './addon.js';
+import type { NativeAddon } from './addon.js';
+
+/** The part of tfjs's MathBackendCPU these kernels use. */
+export interface CpuBackendLike {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
+}
+
+export interface KernelArgs {
+  inputs: Record<string, TensorInfo>;
+  backend: CpuBackendLike;
+  attrs?: NamedAttrMap;
+}
+
+/** A native implementation: a TensorInfo, or null to use the original kernel. */
+export type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | null;
+
+type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+type Shape4 = [number, number, number, number];
+
+function f32(backend: CpuBackendLike, t: TensorInfo | undefined): Float32Array | null {
+  if (!t || t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : null;
+}
+
+function output(backend: CpuBackendLike, shape: number[], values: Float32Array): TensorInfo {
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+/**
+ * oneDNN requires out = floor((in + before + after - effectiveKernel) / stride) + 1 exactly.
+ * tfjs's padding satisfies it except for some explicit paddings and rounding modes; then a smaller
+ * trailing pad that gives the same output size is used (the extra rows never reach an output).
+ */
+function trailingPad(inSize: number, outSize: number, kernel: number, stride: number, before: number, after: number): number | null {
+  const fits = (a: number) => Math.floor((inSize + before + a - kernel) / stride) + 1 === outSize;
+  if (fits(after)) return after;
+  const a = (outSize - 1) * stride + kernel - inSize - before;
+  return a >= 0 && fits(a) ? a : null;
+}
+
+/** The 18 conv parameters of csrc/conv.cc, or null when oneDNN cannot express this convolution. */
+function convParams(info: backend_util.Conv2DInfo, groups: number): Int32Array | null {
+  if (info.dataFormat !== 'channelsLast') return null;
+  const effH = (info.filterHeight - 1) * info.dilationHeight + 1;
+  const effW = (info.filterWidth - 1) * info.dilationWidth + 1;
+  const { top, left, bottom, right } = info.padInfo;
+  if (top < 0 || left < 0) return null;
+  const pb = trailingPad(info.inHeight, info.outHeight, effH, info.strideHeight, top, bottom);
+  const pr = trailingPad(info.inWidth, info.outWidth, effW, info.strideWidth, left, right);
+  if (pb === null || pr === null) return null;
+  const sizes = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels];
+  if (sizes.some((s) => s <= 0)) return null;
+  return Int32Array.from([
+    ...sizes, info.filterHeight, info.filterWidth, groups, info.strideHeight, info.strideWidth,
+    info.dilationHeight, info.dilationWidth, top, left, pb, pr,
+  ]);
+}
+
+function poolParams(info: backend_util.Conv2DInfo): Int32Array | null {
+  if (info.dataFormat !== 'channelsLast' || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  const { top, left, bottom, right } = info.padInfo;
+  if (top < 0 || left < 0) return null;
+  // oneDNN rejects windows that lie entirely in the padding; tfjs's shapes never produce them except
+  // with explicit oversized pads, which the fallback handles.
+  if (top >= info.filterHeight || left >= info.filterWidth) return null;
+  const pb = trailingPad(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, top, bottom);
+  const pr = trailingPad(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, left, right);
+  if (pb === null || pr === null || pb >= info.filterHeight || pr >= info.filterWidth) return null;
+  const sizes = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth];
+  if (sizes.some((s) => s <= 0)) return null;
+  return Int32Array.from([...sizes, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, top, left, pb, pr]);
+}
+
+function dataFormatOf(attrs: NamedAttrMap | undefined): 'channelsLast' | 'channelsFirst' {
+  return backend_util.convertConv2DDataFormat(((attrs?.dataFormat as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC'));
+}
+
+function convInfoOf(xShape: number[], filterShape: number[], attrs: NamedAttrMap | undefined, depthwise: boolean): backend_util.Conv2DInfo {
+  const a = attrs ?? {};
+  return backend_util.computeConv2DInfo(
+    xShape as Shape4, filterShape as Shape4, a.strides as number | [number, number],
+    (a.dilations as number | [number, number] | undefined) ?? 1, a.pad as Pad, a.dimRoundingMode as Rounding,
+    depthwise, dataFormatOf(attrs),
+  );
+}
+
+/** Bias as a per-channel array for the fused kernels: [C] (or any shape of C values ending in C), or a scalar. */
+function biasValues(backend: CpuBackendLike, bias: TensorInfo | undefined, channels: number): Float32Array | null | undefined {
+  if (!bias) return undefined;
+  const v = f32(backend, bias);
+  if (!v) return null;
+  if (v.length === channels && bias.shape[bias.shape.length - 1] === channels) return v;
+  if (v.length === 1) return new Float32Array(channels).fill(v[0]);
+  return null;
+}
+
+function activationCode(attrs: NamedAttrMap | undefined): { code: number; alpha: number } | null {
+  const act = (attrs?.activation as string | undefined) ?? 'linear';
+  if (!(act in ACTIVATION)) return null; // prelu: per-channel weights, left to the original kernel
+  return { code: ACTIVATION[act as keyof typeof ACTIVATION], alpha: (attrs?.leakyreluAlpha as number | undefined) ?? 0.2 };
+}
+
+function convForward(args: KernelArgs, addon: NativeAddon, depthwise: boolean, fused: boolean): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
+  if (!x || !w || inputs.x.shape.length !== 4 || inputs.filter.shape.length !== 4) return null;
+  const info = convInfoOf(inputs.x.shape, inputs.filter.shape, attrs, depthwise);
+  const p = convParams(info, depthwise ? info.inChannels : 1);
+  if (!p) return null;
+  let bias: Float32Array | null = null;
+  let act = { code: 0, alpha: 0 };
+  if (fused) {
+    const b = biasValues(backend, inputs.bias, info.outChannels);
+    if (b === null) return null;
+    bias = b ?? null;
+    const a = activationCode(attrs);
+    if (!a) return null;
+    act = a;
+  }
+  const y = allocFloat32(util.sizeFromShape(info.outShape));
+  addon.convForward(p, x, w, bias, y, act.code, act.alpha);
+  return output(backend, info.outShape, y);
+}
+
+function convBackwardData(args: KernelArgs, addon: NativeAddon, depthwise: boolean): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
+  if (!dy || !w) return null;
+  const inputShape = attrs?.inputShape as number[];
+  const info = convInfoOf(inputShape, inputs.filter.shape, attrs, depthwise);
+  if (!util.arraysEqual(info.outShape, inputs.dy.shape)) return null;
+  const p = convParams(info, depthwise ? info.inChannels : 1);
+  if (!p) return null;
+  const dx = allocFloat32(util.sizeFromShape(inputShape));
+  addon.convBackwardData(p, dy, w, dx);
+  return output(backend, inputShape, dx);
+}
+
+function convBackwardFilter(args: KernelArgs, addon: NativeAddon, depthwise: boolean): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
+  if (!x || !dy) return null;
+  const filterShape = attrs?.filterShape as number[];
+  const info = convInfoOf(inputs.x.shape, filterShape, attrs, depthwise);
+  if (!util.arraysEqual(info.outShape, inputs.dy.shape)) return null;
+  const p = convParams(info, depthwise ? info.inChannels : 1);
+  if (!p) return null;
+  const dw = allocFloat32(util.sizeFromShape(filterShape));
+  addon.convBackwardWeights(p, x, dy, dw);
+  return output(backend, filterShape, dw);
+}
+
+function poolInfoOf(xShape: number[], attrs: NamedAttrMap | undefined): backend_util.Conv2DInfo {
+  const a = attrs ?? {};
+  return backend_util.computePool2DInfo(
+    xShape as Shape4, a.filterSize as number | [number, number], a.strides as number | [number, number], 1,
+    a.pad as Pad, a.dimRoundingMode as Rounding,
+  );
+}
+
+function poolForward(args: KernelArgs, addon: NativeAddon, kind: 0 | 1): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  if (!x || inputs.x.shape.length !== 4) return null;
+  const info = poolInfoOf(inputs.x.shape, attrs);
+  const p = poolParams(info);
+  if (!p) return null;
+  const y = allocFloat32(util.sizeFromShape(info.outShape));
+  addon.poolForward(p, kind, x, y);
+  return output(backend, info.outShape, y);
+}
+
+function poolBackward(args: KernelArgs, addon: NativeAddon, kind: 0 | 1): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const dy = f32(backend, inputs.dy), x = f32(backend, inputs.input);
+  if (!dy || !x || inputs.input.shape.length !== 4) return null;
+  const info = poolInfoOf(inputs.input.shape, attrs);
+  if (!util.arraysEqual(info.outShape, inputs.dy.shape)) return null;
+  const p = poolParams(info);
+  if (!p) return null;
+  const dx = allocFloat32(util.sizeFromShape(inputs.input.shape));
+  addon.poolBackward(p, kind, x, dy, dx);
+  return output(backend, inputs.input.shape, dx);
+}
+
+function matMul(args: KernelArgs, addon: NativeAddon, fused: boolean): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+  if (!a || !b) return null;
+  const sa = inputs.a.shape, sb = inputs.b.shape;
+  if (sa.length < 2 || sb.length < 2) return null;
+  const ta = Boolean(attrs?.transposeA), tb = Boolean(attrs?.transposeB);
+  const ra = sa.length, rb = sb.length;
+  const k = ta ? sa[ra - 2] : sa[ra - 1];
+  if (k !== (tb ? sb[rb - 1] : sb[rb - 2])) return null;
+  const m = ta ? sa[ra - 1] : sa[ra - 2];
+  const n = tb ? sb[rb - 2] : sb[rb - 1];
+  const outer = broadcast_util.assertAndGetBroadcastShape(sa.slice(0, -2), sb.slice(0, -2));
+  const batchA = util.sizeFromShape(sa.slice(0, -2)), batchB = util.sizeFromShape(sb.slice(0, -2));
+  const batch = util.sizeFromShape(outer);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
+  let bias: Float32Array | null = null;
+  let act = { code: 0, alpha: 0 };
+  if (fused) {
+    const bv = biasValues(backend, inputs.bias, n);
+    if (bv === null) return null;
+    bias = bv ?? null;
+    const ac = activationCode(attrs);
+    if (!ac) return null;
+    act = ac;
+  }
+  const shape = [...outer, m, n];
+  const c = allocFloat32(batch * m * n);
+  if (c.length === 0) return output(backend, shape, c);
+  addon.matMul(Int32Array.from([batchA, batchB, m, n, k, ta ? 1 : 0, tb ? 1 : 0]), a, b, c, bias, act.code, act.alpha);
+  return output(backend, shape, c);
+}
+
+function binary(args: KernelArgs, addon: NativeAddon, op: number): TensorInfo | null {
+  const { inputs, backend } = args;
+  const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+  if (!a || !b) return null;
+  const shape = broadcast_util.assertAndGetBroadcastShape(inputs.a.shape, inputs.b.shape);
+  const n = util.sizeFromShape(shape);
+  // Supported broadcasts: equal shapes, a scalar-sized operand, or one operand whose shape (without
+  // leading 1s) is the trailing part of the output shape, so it repeats every `size` elements.
+  const repeats = (s: number[]) => {
+    const core = s.slice(s.findIndex((d) => d !== 1));
+    return util.arraysEqual(core, shape.slice(shape.length - core.length));
+  };
+  const okA = a.length === n || a.length === 1 || repeats(inputs.a.shape);
+  const okB = b.length === n || b.length === 1 || repeats(inputs.b.shape);
+  if (!okA || !okB || (a.length !== n && b.length !== n && a.length !== 1 && b.length !== 1) || n === 0) return null;
+  const y = allocFloat32(n);
+  addon.binary(op, a, b, y);
+  return output(backend, shape, y);
+}
+
+function unary(args: KernelArgs, addon: NativeAddon, op: number, alpha = 0): TensorInfo | null {
+  const { inputs, backend } = args;
+  const x = f32(backend, inputs.x);
+  if (!x) return null;
+  const y = allocFloat32(x.length);
+  if (x.length) addon.unary(op, x, y, alpha);
+  return output(backend, inputs.x.shape, y);
+}
+
+/** Kernel name -> native implementation. */
+export const NATIVE_IMPLS: Record<string, NativeImpl> = {
+  Conv2D: (a, n) => convForward(a, n, false, false),
+  FusedConv2D: (a, n) => convForward(a, n, false, true),
+  DepthwiseConv2dNative: (a, n) => convForward(a, n, true, false),
+  FusedDepthwiseConv2D: (a, n) => convForward(a, n, true, true),
+  Conv2DBackpropInput: (a, n) => convBackwardData(a, n, false),
+  DepthwiseConv2dNativeBackpropInput: (a, n) => convBackwardData(a, n, true),
+  Conv2DBackpropFilter: (a, n) => convBackwardFilter(a, n, false),
+  DepthwiseConv2dNativeBackpropFilter: (a, n) => convBackwardFilter(a, n, true),
+  MaxPool: (a, n) => poolForward(a, n, 0),
+  AvgPool: (a, n) => poolForward(a, n, 1),
+  MaxPoolGrad: (a, n) => poolBackward(a, n, 0),
+  AvgPoolGrad: (a, n) => poolBackward(a, n, 1),
+  BatchMatMul: (a, n) => matMul(a, n, false),
+  _FusedMatMul: (a, n) => matMul(a, n, true),
+  ...Object.fromEntries(Object.entries(BINARY).map(([name, op]) => [name, (a: KernelArgs, n: NativeAddon) => binary(a, n, op)])),
+  Relu: (a, n) => unary(a, n, UNARY.Relu),
+  Relu6: (a, n) => unary(a, n, UNARY.Relu6),
+  Step: (a, n) => unary(a, n, UNARY.Step, (a.attrs?.alpha as number | undefined) ?? 0),
+  Sigmoid: (a, n) => unary(a, n, UNARY.Sigmoid),
+  Tanh: (a, n) => unary(a, n, UNARY.Tanh),
+  Square: (a, n) => unary(a, n, UNARY.Square),
+  Neg: (a, n) => unary(a, n, UNARY.Neg),
+  LeakyRelu: (a, n) => unary(a, n, UNARY.LeakyRelu, (a.attrs?.alpha as number | undefined) ?? 0.2),
+  Elu: (a, n) => unary(a, n, UNARY.Elu),
+  Exp: (a, n) => unary(a, n, UNARY.Exp),
+  Sqrt: (a, n) => unary(a, n, UNARY.Sqrt),
+};

@@ -1,0 +1,59 @@
+/**
+ * @convlab/native: optional oneDNN kernels for TensorFlow.js's cpu backend, and work-around kernels
+ * that make the wasm backend usable for training and image gradients. Importing this module is
+ * cheap and never throws; the addon is loaded by installNativeKernels().
+ */
+import { ADDON_PATH, addonError, loadAddon } from './addon.js';
+import type { AddonInfo } from './addon.js';
+import { NATIVE_IMPLS } from './cpu-kernels.js';
+import type { KernelArgs } from './cpu-kernels.js';
+import { kernelStats, replaceKernel, restoreKernels } from './install.js';
+
+export type { AddonInfo } from './addon.js';
+export type { KernelStats } from './install.js';
+export { resetKernelStats } from './install.js';
+export { installWasmKernels, uninstallWasmKernels, wasmKernelStats, WASM_KERNELS } from './wasm-kernels.js';
+
+/** Kernel names replaced on the cpu backend. */
+export const NATIVE_KERNELS: readonly string[] = Object.keys(NATIVE_IMPLS);
+
+/** Whether the compiled addon loads, and why not. */
+export function nativeStatus(): { available: boolean; reason?: string; path: string } {
+  const addon = loadAddon();
+  return addon ? { available: true, path: ADDON_PATH } : { available: false, reason: addonError(), path: ADDON_PATH };
+}
+
+/** Library version and thread count of the loaded addon (undefined if it is not built). */
+export function addonInfo(): AddonInfo | undefined {
+  return loadAddon()?.info();
+}
+
+/**
+ * Register the oneDNN kernels on tfjs's 'cpu' backend (the originals stay as fallback). Throws an
+ * Error saying why when the addon is unavailable. OMP_NUM_THREADS sets the thread count (default:
+ * all cores).
+ */
+export async function installNativeKernels(): Promise<{ detail: string }> {
+  const addon = loadAddon();
+  if (!addon) throw new Error(addonError() ?? 'addon unavailable');
+  for (const [name, impl] of Object.entries(NATIVE_IMPLS)) {
+    replaceKernel('cpu', name, (args) => impl(args as unknown as KernelArgs, addon));
+  }
+  const info = addon.info();
+  return { detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}` };
+}
+
+/** Put the original cpu kernels back (tests compare against them). */
+export function uninstallNativeKernels(): void {
+  restoreKernels('cpu');
+}
+
+/** How often each native cpu kernel ran or fell back since install (or the last reset). */
+export function nativeKernelStats(): ReturnType<typeof kernelStats> {
+  return kernelStats('cpu');
+}
+
+/** Drop cached oneDNN primitives (they are rebuilt on demand). */
+export function clearNativeCaches(): void {
+  loadAddon()?.clearCaches();
+}
