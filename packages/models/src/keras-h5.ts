@@ -131,7 +131,7 @@ function firstLine(err: unknown): string {
 
 function toStrings(value: unknown): string[] {
   if (value === null || value === undefined) return [];
-  if (typeof value === 'string') return [value];
+  if (typeof value === 'string') return [value.replace(/\0+$/, '')]; // NULLPAD fixed-length strings
   if (value instanceof Uint8Array) return [Buffer.from(value).toString('utf8').replace(/\0+$/, '')];
   if (Array.isArray(value)) return value.flatMap((v) => toStrings(v));
   if (ArrayBuffer.isView(value) && (value as unknown as ArrayLike<unknown>).length === 0) return [];

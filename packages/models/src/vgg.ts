@@ -82,6 +82,9 @@ export async function loadVggModel(depth: VggDepth, options: LoadModelOptions = 
 /** VGG16/19 as a ConvNet (preprocessing: RGB -> BGR, minus the ImageNet mean; no scaling). */
 export async function loadVgg(depth: VggDepth, options: LoadModelOptions = {}): Promise<ConvNet> {
   const { model, weights } = await loadVggModel(depth, options);
+  const built = new Set(model.layers.map((l) => l.name));
+  // With upTo, only the aliases of layers that exist.
+  const aliases = Object.fromEntries(Object.entries(vggAliases(depth)).filter(([, target]) => built.has(target)));
   return createConvNet({
     name: `vgg${depth}`,
     family: 'vgg',
@@ -89,7 +92,7 @@ export async function loadVgg(depth: VggDepth, options: LoadModelOptions = {}): 
     inputSize: [224, 224],
     preprocessing: { kind: 'caffe', meanRgb: VGG_MEAN_RGB },
     weights,
-    aliases: vggAliases(depth),
+    aliases,
     minInputSize: VGG_MIN_INPUT,
   });
 }

@@ -102,6 +102,12 @@ test('a VGG19 .h5 with random weights maps every weight and reproduces the activ
 });
 
 test('upTo builds a shorter model and skips the file weights beyond it', async (t) => {
+  const net = await loadVgg(19, { weights: h5Path, upTo: 'relu4_1' });
+  t.is(net.layers[net.layers.length - 1].name, 'block4_conv1');
+  t.is(net.resolveLayer('conv4_1'), 'block4_conv1');
+  t.throws(() => net.resolveLayer('conv5_1'), { instanceOf: ConvlabError });
+  net.dispose();
+
   const { model } = await loadVggModel(19, { weights: h5Path, upTo: 'conv3_1' });
   try {
     t.is(model.layers[model.layers.length - 1].name, 'block3_conv1');
