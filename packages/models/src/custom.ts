@@ -14,13 +14,14 @@ import { assignLayerWeights, readKerasH5 } from './keras-h5.js';
 import type { ConvNet, LoadModelOptions, ModelEntry } from './types.js';
 import { VGG_MEAN_RGB } from './vgg-arch.js';
 
-export type PreprocessingName = 'caffe' | 'tf' | 'torch' | 'none';
-export const PREPROCESSING_NAMES: readonly PreprocessingName[] = ['caffe', 'tf', 'torch', 'none'];
+export type PreprocessingName = 'caffe' | 'tf' | 'torch' | 'unit' | 'none';
+export const PREPROCESSING_NAMES: readonly PreprocessingName[] = ['caffe', 'tf', 'torch', 'unit', 'none'];
 
 export interface CustomLoadOptions extends LoadModelOptions {
   /**
    * How images become network input. 'tf' (default): scale to [-1, 1]; 'torch': /255 then ImageNet
-   * mean/std; 'caffe': RGB -> BGR minus the ImageNet mean (VGG, ResNet50 from Keras); 'none': raw 0..255.
+   * mean/std; 'caffe': RGB -> BGR minus the ImageNet mean (VGG, ResNet50 from Keras); 'unit': /255;
+   * 'none': raw 0..255.
    */
   preprocessing?: PreprocessingName | Preprocessing;
   /** Default input size [h, w] when the model's input accepts any size (default 224x224). */
@@ -35,6 +36,7 @@ export function parsePreprocessing(value: PreprocessingName | Preprocessing | un
       return { kind: 'caffe', meanRgb: VGG_MEAN_RGB };
     case 'tf':
     case 'torch':
+    case 'unit':
     case 'none':
       return { kind: value };
     default:
