@@ -1,0 +1,36 @@
+/**
+ * @convlab/deconvnet: look inside ConvNets. Zeiler & Fergus deconvnet projections, top-9 over a
+ * dataset, occlusion sensitivity, guided backprop, saliency, SmoothGrad, Grad-CAM and guided
+ * Grad-CAM behind one interface, feature maps, filters, and the Adebayo et al. sanity check.
+ */
+export {
+  METHOD_NAMES,
+  METHOD_TITLES,
+  BaseMethod,
+  heatFromPixels,
+  imageGradient,
+  toBatch,
+  type AttributionMap,
+  type AttributionMethod,
+  type MethodName,
+} from './attribution.js';
+export { createMethod, parseMethodName, Deconvnet, GuidedBackprop, Saliency, SmoothGrad, GradCam, GuidedGradCam, type MethodOptions } from './methods/index.js';
+export { projectUnitBatch } from './methods/deconvnet.js';
+export { gradCam, lastSpatialLayer, type GradCamOptions } from './methods/gradcam.js';
+export type { SmoothGradOptions } from './methods/smoothgrad.js';
+export { occlusion, occlusionForModel, occlusionGrid, upsampleGrid, type OcclusionOptions, type OcclusionResult, type OcclusionScorer } from './methods/occlusion.js';
+export { backwardOptions } from './backward-rules.js';
+export { resolveTarget, classLogits, spatialLayers, checkUnit, checkClass, type Target, type ResolvedTarget } from './target.js';
+export { featureMaps, type FeatureMapsOptions, type FeatureMapsResult } from './feature-maps.js';
+export { firstLayerFilters, inputChannelOrder, type FiltersResult } from './filters.js';
+export { sanityCheck, cascadeLayers, type SanityCheckOptions, type SanityCheckResult } from './sanity-check.js';
+export { spearman, spearmanAbs, pearson, ranks, ssim, normalize01 } from './stats.js';
+export { projectionToImage, attributionImage, heatImage, cropPixels, cropPadded, fitBox, NORMALIZATIONS, type ProjectionNormalization, type Box } from './render.js';
+export { unitBoxes, layerReceptiveField } from './receptive.js';
+export { fitImage, loadFitted, collectImageFiles, flipHorizontal, type FitMode } from './images.js';
+export { MaximaCache, cacheFolderName, type CacheMeta } from './top9/cache.js';
+export { scanMaxima, topK, strongestUnits, fileKey, type ActivationFn, type ScanOptions, type ScanResult, type ScanProgress, type TopEntry, type UnitTop } from './top9/scan.js';
+export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } from './top9/render.js';
+export { runTop9, spreadUnits, type Top9Options, type Top9Result, type UnitSelection } from './top9/run.js';
+export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, type RunOutput } from './runs.js';
+export { zeilerFergusFigure, augmentPhoto, DEFAULT_FIGURE_LAYERS, type ZeilerFergusFigureOptions, type ZeilerFergusFigureResult } from './figure.js';

@@ -1,0 +1,413 @@
+/**
+ * Runs that write files: each computes with the library, saves PNGs, a JSON run record and (where a
+ * comparison is shown) a self-contained HTML report, and returns what it wrote. The CLI and the demo
+ * call these; everything they compute is also available from the functions they call.
+ */
+import { basename, extname, join } from 'node:path';
+import {
+  captionImage,
+  createRunRecord,
+  drawGrid,
+  engineInfo,
+  escapeHtml,
+  linePlot,
+  overlayHeatmap,
+  saveImage,
+  writeHtmlPage,
+  type GridCell,
+  type HtmlSection,
+  type RgbImage,
+} from '@convlab/core';
+import type { ConvNet, ReluBackward } from '@convlab/models';
+import { METHOD_TITLES, type AttributionMap, type MethodName } from './attribution.js';
+import { createMethod, type MethodOptions } from './methods/index.js';
+import { occlusionForModel, upsampleGrid, type OcclusionOptions } from './methods/occlusion.js';
+import { attributionImage, cropPadded, cropPixels, fitBox, heatImage, projectionToImage, type ProjectionNormalization } from './render.js';
+import { featureMaps, type FeatureMapsOptions } from './feature-maps.js';
+import { firstLayerFilters } from './filters.js';
+import { sanityCheck } from './sanity-check.js';
+import { loadFitted, type FitMode } from './images.js';
+import { unitBoxes } from './receptive.js';
+import { safeName } from './top9/run.js';
+import type { Target } from './target.js';
+
+export interface ImageRunBase {
+  model: ConvNet;
+  /** Image files. */
+  images: string[];
+  outDir: string;
+  /** Input size [h, w] (default: the model's). */
+  size?: [number, number];
+  fit?: FitMode;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface RunOutput {
+  /** Files written (PNG, JSON, HTML). */
+  files: string[];
+  /** The JSON run record. */
+  record: string;
+  /** The HTML report, if the run writes one. */
+  report?: string;
+  seconds: number;
+}
+
+function stem(file: string): string {
+  return safeName(basename(file, extname(file)));
+}
+
+function targetSlug(t: Target): string {
+  if (t.classIndex !== undefined) return `class${t.classIndex}`;
+  const pos = Array.isArray(t.position) ? `-y${t.position[0]}x${t.position[1]}` : t.position === 'all' ? '-all' : '';
+  return `${safeName(t.layer ?? 'layer')}-unit${t.unit}${pos}`;
+}
+
+function modelInfo(model: ConvNet) {
+  return { name: model.name, weights: model.weights };
+}
+
+// ---------------------------------------------------------------- attribute
+
+export interface AttributeRunOptions extends ImageRunBase {
+  target: Target;
+  methods: MethodName[];
+  methodOptions?: MethodOptions;
+  normalization?: ProjectionNormalization;
+  /** Title of the HTML report. */
+  title?: string;
+}
+
+export interface AttributeRunResult extends RunOutput {
+  maps: { image: string; maps: AttributionMap[] }[];
+}
+
+/** Every method on every image for one target: per-map PNGs, a comparison grid, JSON and HTML. */
+export async function runAttribute(options: AttributeRunOptions): Promise<AttributeRunResult> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const size = options.size ?? model.inputSize;
+  const record = createRunRecord({
+    tool: 'deconvnet attribute',
+    parameters: { images: options.images, target: options.target, methods: options.methods, methodOptions: options.methodOptions ?? {}, size, normalization: options.normalization ?? 'robust' },
+    backend: engineInfo()?.summary,
+    model: modelInfo(model),
+  });
+  const methods = options.methods.map((m) => createMethod(m, model, options.methodOptions));
+  const files: string[] = [];
+  const sections: HtmlSection[] = [];
+  const rows: GridCell[] = [];
+  const all: AttributeRunResult['maps'] = [];
+  const table: (string | number)[][] = [];
+  for (const file of options.images) {
+    if (options.signal?.aborted) break;
+    const image = await loadFitted(file, size, options.fit);
+    const maps: AttributionMap[] = [];
+    const cells: GridCell[] = [{ image, label: basename(file), sublabel: `${size[1]}x${size[0]}` }];
+    for (const method of methods) {
+      if (options.signal?.aborted) break;
+      const map = await method.attribute(image, options.target);
+      maps.push(map);
+      record.time(method.name, map.ms);
+      const picture = await attributionImage(map, image, { normalization: options.normalization });
+      const path = join(outDir, `attr-${stem(file)}-${targetSlug(options.target)}-${method.name}.png`);
+      await saveImage(picture, path);
+      files.push(path);
+      cells.push({ image: picture, label: method.name, sublabel: `${map.ms.toFixed(0)} ms` });
+      table.push([basename(file), method.name, map.target.label, Number(map.target.value.toPrecision(4)), Math.round(map.ms), JSON.stringify(map.params)]);
+      options.log?.(`${basename(file)}: ${method.name} ${map.ms.toFixed(0)} ms`);
+    }
+    all.push({ image: file, maps });
+    rows.push(...cells);
+    sections.push({
+      heading: `${basename(file)}: ${maps[0]?.target.label ?? ''}`,
+      text: maps[0]
+        ? `Target ${maps[0].target.label}, value ${maps[0].target.value.toPrecision(4)}${maps[0].target.probability !== undefined ? ` (probability ${maps[0].target.probability.toPrecision(3)})` : ''}. Image-space maps are contrast-stretched per map around grey (${options.normalization ?? 'robust'}); Grad-CAM is overlaid in viridis.`
+        : '',
+      figures: cells.map((c) => ({ image: c.image, caption: c.label === basename(file) ? 'input' : `${METHOD_TITLES[c.label as MethodName] ?? c.label}: ${c.sublabel}` })),
+    });
+  }
+  const columns = options.methods.length + 1;
+  if (rows.length) {
+    const grid = drawGrid(rows, { columns, cellSize: 224, title: `${model.name}: ${targetSlug(options.target)}`, columnLabels: ['input', ...options.methods] });
+    const path = join(outDir, `attr-${targetSlug(options.target)}-grid.png`);
+    await saveImage(grid, path);
+    files.push(path);
+  }
+  record.set(
+    'maps',
+    all.map((a) => ({ image: a.image, maps: a.maps.map((m) => ({ method: m.method, target: m.target, params: m.params, ms: m.ms, coarse: m.coarse ? { layer: m.coarse.layer, height: m.coarse.height, width: m.coarse.width } : undefined })) })),
+  );
+  record.set('outputs', files);
+  record.finish();
+  const recordPath = join(outDir, `attr-${targetSlug(options.target)}.json`);
+  await record.save(recordPath);
+  const report = join(outDir, `attr-${targetSlug(options.target)}.html`);
+  sections.push({ heading: 'Parameters and timings', table: { columns: ['image', 'method', 'target', 'value', 'ms', 'parameters'], rows: table }, html: `<p>Run record: <a href="${escapeHtml(basename(recordPath))}">${escapeHtml(basename(recordPath))}</a></p>` });
+  await writeHtmlPage(report, {
+    title: options.title ?? `Attribution methods side by side: ${model.name}`,
+    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
+    sections,
+  });
+  files.push(recordPath, report);
+  return { files, record: recordPath, report, maps: all, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------- project
+
+export interface ProjectRunOptions extends ImageRunBase {
+  target: Target;
+  relus?: ReluBackward[];
+  normalization?: ProjectionNormalization;
+}
+
+/** Deconvnet projection of one unit: the whole image, and cropped to the unit's receptive field next to the patch. */
+export async function runProject(options: ProjectRunOptions): Promise<RunOutput> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const size = options.size ?? model.inputSize;
+  const relus = options.relus ?? ['deconvnet'];
+  const record = createRunRecord({ tool: 'deconvnet project', parameters: { images: options.images, target: options.target, relus, size }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const files: string[] = [];
+  const results: unknown[] = [];
+  for (const file of options.images) {
+    if (options.signal?.aborted) break;
+    const image = await loadFitted(file, size, options.fit);
+    const cells: GridCell[] = [{ image, label: basename(file) }];
+    const crops: GridCell[] = [];
+    let target: AttributionMap['target'] | undefined;
+    for (const relu of relus) {
+      const name = relu === 'deconvnet' ? 'deconvnet' : relu === 'guided' ? 'guided' : 'saliency';
+      const map = await createMethod(name, model).attribute(image, options.target);
+      target = map.target;
+      cells.push({ image: projectionToImage(map.pixels!, map.width, map.height, options.normalization), label: relu, sublabel: `${map.ms.toFixed(0)} ms` });
+      if (map.target.kind === 'unit' && map.target.position) {
+        const { boxFor } = unitBoxes(model, map.target.layer, size);
+        const box = fitBox(boxFor(...map.target.position), map.width, map.height);
+        const crop = cropPixels(map.pixels!, map.width, map.height, box);
+        crops.push({ image: projectionToImage(crop.pixels, crop.width, crop.height, options.normalization), label: `${relu} (receptive field)` });
+        if (crops.length === 1) crops.unshift({ image: cropPadded(image, box), label: `patch ${box.width}x${box.height}` });
+      }
+    }
+    const picture = drawGrid([...cells, ...crops], { columns: cells.length, cellSize: 224, title: `${model.name} ${target?.label ?? ''}` });
+    const path = join(outDir, `project-${stem(file)}-${targetSlug(options.target)}.png`);
+    await saveImage(picture, path);
+    files.push(path);
+    results.push({ image: file, target });
+  }
+  record.set('results', results);
+  record.set('outputs', files);
+  record.finish();
+  const recordPath = join(outDir, `project-${targetSlug(options.target)}.json`);
+  await record.save(recordPath);
+  files.push(recordPath);
+  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------- occlusion
+
+export interface OcclusionRunOptions extends ImageRunBase {
+  target: Target;
+  occlusion?: OcclusionOptions;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+function hexRgb(hex: string): [number, number, number] {
+  const n = parseInt(hex.slice(1), 16);
+  return [n >> 16, (n >> 8) & 255, n & 255];
+}
+
+/** Most probable class per occluder position, as a categorical map over the image, with a legend. */
+function classMapImage(image: RgbImage, classes: Int32Array, rows: number, cols: number, stride: number, names: string[]): { map: RgbImage; legend: RgbImage } {
+  const up = upsampleGrid(classes, rows, cols, stride, image.height, image.width);
+  const data = new Uint8Array(image.width * image.height * 3);
+  for (let i = 0; i < up.length; i++) {
+    const [r, g, b] = hexRgb(PALETTE[up[i] % PALETTE.length]);
+    data[i * 3] = Math.round(image.data[i * 3] * 0.35 + r * 0.65);
+    data[i * 3 + 1] = Math.round(image.data[i * 3 + 1] * 0.35 + g * 0.65);
+    data[i * 3 + 2] = Math.round(image.data[i * 3 + 2] * 0.35 + b * 0.65);
+  }
+  const present = [...new Set(Array.from(classes))].sort((a, b) => a - b);
+  const swatches = present.map((c) => {
+    const [r, g, b] = hexRgb(PALETTE[c % PALETTE.length]);
+    const sw = new Uint8Array(16 * 16 * 3);
+    for (let i = 0; i < 256; i++) sw.set([r, g, b], i * 3);
+    return { image: { width: 16, height: 16, data: sw }, label: names[c] ?? `class ${c}` };
+  });
+  return { map: { width: image.width, height: image.height, data }, legend: drawGrid(swatches, { columns: swatches.length, cellSize: 16, margin: 4, fontSize: 11 }) };
+}
+
+/** Occlusion sensitivity maps (Z&F Fig. 7): target score and most probable class per occluder position. */
+export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOutput> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const size = options.size ?? model.inputSize;
+  const record = createRunRecord({ tool: 'deconvnet occlusion', parameters: { images: options.images, target: options.target, size, ...options.occlusion }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const files: string[] = [];
+  const sections: HtmlSection[] = [];
+  const results: unknown[] = [];
+  for (const file of options.images) {
+    if (options.signal?.aborted) break;
+    const image = await loadFitted(file, size, options.fit);
+    const res = await occlusionForModel(model, image, options.target, { ...options.occlusion, signal: options.signal });
+    record.time('occlusion', res.seconds * 1000);
+    const what = res.resolved.kind === 'class' ? `p(${res.resolved.label})` : `${res.resolved.label.replace(/ at \(.*\)$/, '')} ${Array.isArray(options.target.position) ? 'activation' : 'total activation'}`;
+    const heat = await overlayHeatmap(image, { values: upsampleGrid(res.target, res.rows, res.cols, res.stride, image.height, image.width), width: image.width, height: image.height }, { alpha: 0.6, colorbar: true, colorbarLabel: what });
+    const cells: GridCell[] = [
+      { image, label: basename(file), sublabel: `unoccluded ${what} = ${res.baseline.toPrecision(3)}` },
+      { image: heat, label: `(a) ${what} with the grey square there`, sublabel: `square ${res.size}px, stride ${res.stride}px` },
+    ];
+    if (res.topClass && model.classNames) {
+      const { map, legend } = classMapImage(image, res.topClass, res.rows, res.cols, res.stride, model.classNames);
+      cells.push({ image: captionImage(map, 'most probable class', { fontSize: 12 }), label: '(b) most probable class', sublabel: `unoccluded: ${model.classNames[res.baselineClass ?? 0]} ${res.baselineProb?.toFixed(3)}` });
+      cells.push({ image: legend, label: 'legend' });
+    }
+    const picture = drawGrid(cells, { columns: cells.length, cellSize: 260, title: `Occlusion sensitivity, ${model.name}` });
+    const path = join(outDir, `occlusion-${stem(file)}-${targetSlug(options.target)}.png`);
+    await saveImage(picture, path);
+    files.push(path);
+    let minIdx = 0;
+    for (let i = 1; i < res.target.length; i++) if (res.target[i] < res.target[minIdx]) minIdx = i;
+    results.push({
+      image: file,
+      target: res.resolved,
+      rows: res.rows,
+      cols: res.cols,
+      size: res.size,
+      stride: res.stride,
+      fill: res.fill,
+      baseline: res.baseline,
+      minimum: { value: res.target[minIdx], row: Math.floor(minIdx / res.cols), col: minIdx % res.cols },
+      map: Array.from(res.target),
+      topClass: res.topClass ? Array.from(res.topClass) : undefined,
+      seconds: res.seconds,
+      complete: res.complete,
+    });
+    sections.push({ heading: basename(file), figures: [{ image: picture }], text: `${res.rows * res.cols} occluder positions in ${res.seconds.toFixed(1)} s.` });
+    options.log?.(`${basename(file)}: ${res.rows}x${res.cols} positions in ${res.seconds.toFixed(1)} s`);
+  }
+  record.set('results', results);
+  record.set('outputs', files);
+  record.finish();
+  const recordPath = join(outDir, `occlusion-${targetSlug(options.target)}.json`);
+  await record.save(recordPath);
+  files.push(recordPath);
+  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------- sanity
+
+export interface SanityRunOptions extends ImageRunBase {
+  target: Target;
+  methods: MethodName[];
+  steps?: number;
+  seed?: number;
+  methodOptions?: MethodOptions;
+  onStep?: (done: number, total: number, label: string) => void;
+}
+
+/** Cascading randomization (Adebayo et al. 2018): line plots of Spearman / SSIM per method, and the maps per step. */
+export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const size = options.size ?? model.inputSize;
+  const file = options.images[0];
+  const image = await loadFitted(file, size, options.fit);
+  const record = createRunRecord({ tool: 'deconvnet sanity', parameters: { image: file, target: options.target, methods: options.methods, steps: options.steps ?? 8, size }, seed: options.seed ?? 0, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const res = await sanityCheck({ model, image, target: options.target, methods: options.methods, steps: options.steps, seed: options.seed, methodOptions: options.methodOptions, signal: options.signal, onStep: options.onStep });
+  const files: string[] = [];
+  const x = res.steps.map((s) => s.count);
+  const plots: RgbImage[] = [];
+  for (const metric of ['spearman', 'ssim'] as const) {
+    plots.push(
+      linePlot({
+        series: res.methods.map((m) => ({ name: m.method, values: m[metric], x, style: 'line+points' })),
+        title: `${metric === 'spearman' ? 'Spearman rank correlation (|map|)' : 'SSIM'} with the trained model's map`,
+        xLabel: `weight layers randomized, from the top (${model.name}, ${res.target})`,
+        yLabel: metric === 'spearman' ? 'rank correlation' : 'SSIM',
+        yRange: [-1, 1],
+        width: 760,
+        height: 420,
+        hLines: [{ y: 0 }],
+      }),
+    );
+  }
+  const plot = drawGrid(plots.map((p) => ({ image: p })), { columns: 2, margin: 8 });
+  const plotPath = join(outDir, `sanity-${stem(file)}-${targetSlug(options.target)}.png`);
+  await saveImage(plot, plotPath);
+  files.push(plotPath);
+  const mapCells: GridCell[] = [];
+  for (const m of res.methods) {
+    m.heats.forEach((h, i) => mapCells.push({ image: heatImage(h, res.width, res.height), label: i === 0 ? `${m.method}: trained` : `to ${res.steps[i - 1].randomizedThrough}` }));
+  }
+  const mapsGrid = drawGrid(mapCells, { columns: res.steps.length + 1, cellSize: 112, title: 'Heat maps as layers are randomized (rows: methods)', rowLabels: res.methods.map((m) => m.method) });
+  const mapsPath = join(outDir, `sanity-${stem(file)}-${targetSlug(options.target)}-maps.png`);
+  await saveImage(mapsGrid, mapsPath);
+  files.push(mapsPath);
+  record.set('steps', res.steps);
+  record.set('cascade', res.cascade);
+  record.set('results', res.methods.map((m) => ({ method: m.method, spearman: m.spearman, ssim: m.ssim })));
+  record.set('complete', res.complete);
+  record.set('outputs', files);
+  record.finish();
+  const recordPath = join(outDir, `sanity-${targetSlug(options.target)}.json`);
+  await record.save(recordPath);
+  const report = join(outDir, `sanity-${targetSlug(options.target)}.html`);
+  await writeHtmlPage(report, {
+    title: `Sanity check (cascading randomization): ${model.name}`,
+    intro: `Adebayo et al. 2018: weights are re-initialised layer by layer from the top; a method whose map does not change is not explaining the learned model. Image ${basename(file)}, target ${res.target}.`,
+    sections: [
+      { heading: 'Similarity to the trained model', figures: [{ image: plot }], table: { columns: ['method', ...res.steps.map((s) => `${s.count}: ${s.randomizedThrough}`)], rows: res.methods.map((m) => [m.method, ...m.spearman.map((v) => Number(v.toFixed(3)))]) } },
+      { heading: 'Maps per step', figures: [{ image: mapsGrid }] },
+    ],
+  });
+  files.push(recordPath, report);
+  return { files, record: recordPath, report, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------- features / filters
+
+export interface FeaturesRunOptions extends ImageRunBase {
+  layer: string;
+  features?: FeatureMapsOptions;
+}
+
+export async function runFeatures(options: FeaturesRunOptions): Promise<RunOutput> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const size = options.size ?? model.inputSize;
+  const layer = model.resolveLayer(options.layer);
+  const record = createRunRecord({ tool: 'deconvnet features', parameters: { images: options.images, layer, size, ...options.features }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const files: string[] = [];
+  const results: unknown[] = [];
+  for (const file of options.images) {
+    const image = await loadFitted(file, size, options.fit);
+    const res = await featureMaps(model, image, layer, options.features);
+    const path = join(outDir, `features-${stem(file)}-${safeName(layer)}.png`);
+    await saveImage(res.image, path);
+    files.push(path);
+    results.push({ image: file, shape: res.shape, max: Array.from(res.max), mean: Array.from(res.mean) });
+  }
+  record.set('results', results);
+  record.set('outputs', files);
+  record.finish();
+  const recordPath = join(outDir, `features-${safeName(layer)}.json`);
+  await record.save(recordPath);
+  files.push(recordPath);
+  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+}
+
+export async function runFilters(options: { model: ConvNet; outDir: string; layer?: string }): Promise<RunOutput> {
+  const started = performance.now();
+  const res = firstLayerFilters(options.model, { layer: options.layer });
+  const path = join(options.outDir, `filters-${safeName(res.layer)}.png`);
+  await saveImage(res.image, path);
+  const record = createRunRecord({ tool: 'deconvnet filters', parameters: { layer: res.layer }, backend: engineInfo()?.summary, model: modelInfo(options.model) });
+  record.set('shape', res.shape);
+  record.set('outputs', [path]);
+  record.finish();
+  const recordPath = join(options.outDir, `filters-${safeName(res.layer)}.json`);
+  await record.save(recordPath);
+  return { files: [path, recordPath], record: recordPath, seconds: (performance.now() - started) / 1000 };
+}
