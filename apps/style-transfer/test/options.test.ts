@@ -1,0 +1,42 @@
+import test from 'ava';
+import { ConvlabError } from '@convlab/core';
+import { resolveOptions, stageSizes, BACKBONE_DEFAULTS } from '../src/options.js';
+
+const base = { content: 'c.jpg', style: ['s.jpg'] };
+
+test('defaults fill every field, weights are normalised', (t) => {
+  const o = resolveOptions({ ...base, style: ['a.jpg', 'b.jpg'], styleBlend: [3, 1] });
+  t.deepEqual(o.styleBlend, [0.75, 0.25]);
+  t.deepEqual(o.styleLayers, BACKBONE_DEFAULTS[o.backbone].styleLayers);
+  t.is(o.styleLayerWeights.length, o.styleLayers.length);
+  t.is(o.optimizer, 'lbfgs');
+});
+
+test('multi-scale stages: off at 512, halving from above 512', (t) => {
+  t.deepEqual(stageSizes(512, 'auto'), [512]);
+  t.deepEqual(stageSizes(1024, 'auto'), [256, 512, 1024]);
+  t.deepEqual(stageSizes(768, 'auto'), [384, 768]);
+  t.deepEqual(stageSizes(256, true), [128, 256]);
+  t.deepEqual(stageSizes(300, [150, 300]), [150, 300]);
+});
+
+const bad: [string, object, RegExp][] = [
+  ['weights that sum to 0', { style: ['a.jpg', 'b.jpg'], styleBlend: [0, 0] }, /styleBlend: weights sum to 0/],
+  ['blend count mismatch', { styleBlend: [1, 1] }, /styleBlend: has 2 values but there are 1 style images/],
+  ['negative weight', { styleLayerWeights: [-1, 1, 1, 1, 1, 1] }, /styleLayerWeights: must be a number >= 0/],
+  ['layer weights sum to 0', { styleLayerWeights: [0, 0, 0, 0, 0, 0] }, /sum to 0/],
+  ['unknown backbone', { backbone: 'resnet' }, /backbone: unknown value "resnet"/],
+  ['unknown optimizer', { optimizer: 'sgd' }, /optimizer: unknown value/],
+  ['tiny size', { size: 8 }, /size: must be an integer >= 16/],
+  ['stage list not ending at size', { size: 256, multiscale: [128, 200] }, /last stage/],
+  ['no style', { style: [] }, /no style image/],
+  ['zero learning rate', { learningRate: 0 }, /learningRate/],
+  ['both weights zero', { contentWeight: 0, styleWeight: 0 }, /both 0/],
+];
+for (const [name, o, re] of bad) {
+  test(`rejects ${name} with one ConvlabError`, (t) => {
+    const err = t.throws(() => resolveOptions({ ...base, ...o }));
+    t.true(err instanceof ConvlabError);
+    t.regex(err!.message, re);
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * End-to-end checks of `stylize` on the offline mobilenet_v2 trunk at 128 px (a few seconds per run).
+ */
+import test from 'ava';
+import { imageToTensor, initEngine, loadImage, resizeImage, tf, type RgbImage } from '@convlab/core';
+import { loadFeatureNet, stylize } from '../src/stylize.js';
+import { gram } from '../src/losses.js';
+import { rgbToPlanes } from '../src/color.js';
+import type { StylizeOptions } from '../src/options.js';
+import type { FeatureNet } from '../src/features.js';
+
+const CONTENT = '../../assets/content/tubingen.jpg';
+const STYLE = '../../assets/style/starry_night.jpg';
+const STYLE2 = '../../assets/style/great_wave.jpg';
+
+// wasm unless CONVLAB_BACKEND says otherwise: deterministic, and fast on a loaded 2-core machine.
+const engine = await initEngine({ backend: process.env.CONVLAB_BACKEND ?? 'wasm', log: false });
+const net = await loadFeatureNet('mobilenet_v2', 'default', 0);
+const base: StylizeOptions = { content: CONTENT, style: [STYLE], backbone: 'mobilenet_v2', size: 128, iterations: 30, seed: 3, backend: engine.backend };
+const run = (o: Partial<StylizeOptions> = {}, n: FeatureNet = net) => stylize({ ...base, ...o }, undefined, undefined, { net: n });
+
+const STYLE_LAYERS = ['Conv1_relu', 'block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu'];
+
+async function styleDistance(image: RgbImage, style: RgbImage): Promise<number> {
+  return tf.tidy(() => {
+    const f = (img: RgbImage) => net.forward(net.preprocess(tf.expandDims(imageToTensor(img), 0)), STYLE_LAYERS, 'avg');
+    const a = f(image);
+    const b = f(style);
+    let d = 0;
+    for (const l of STYLE_LAYERS) {
+      const gb = gram(b[l]);
+      d += tf.div(tf.sum(tf.squaredDifference(gram(a[l]), gb)), tf.sum(tf.square(gb))).dataSync()[0];
+    }
+    return d / STYLE_LAYERS.length;
+  });
+}
+
+function contentDistance(image: RgbImage, content: RgbImage): number {
+  return tf.tidy(() => {
+    const f = (img: RgbImage) => net.forward(net.preprocess(tf.expandDims(imageToTensor(img), 0)), ['block_6_expand_relu'], 'avg').block_6_expand_relu;
+    const a = f(image);
+    const b = f(content);
+    return tf.div(tf.sum(tf.squaredDifference(a, b)), tf.sum(tf.square(b))).dataSync()[0];
+  });
+}
+
+test.serial('L-BFGS: loss falls >= 50% in 30 iterations, Gram distance falls, content distance bounded', async (t) => {
+  const r = await run();
+  const losses = r.record.stages[0].losses;
+  t.is(losses.length, 30);
+  const first = losses[0].total;
+  const last = losses[losses.length - 1].total;
+  t.true(last <= 0.5 * first, `loss ${first} -> ${last}`);
+  t.is(r.image.width, 128);
+  const style = await resizeImage(await loadImage(STYLE), { maxSide: 128 });
+  const before = await styleDistance(r.content, style);
+  const after = await styleDistance(r.image, style);
+  t.true(after < 0.5 * before, `Gram distance ${before} -> ${after}`);
+  const cd = contentDistance(r.image, r.content);
+  t.true(cd < 1, `content distance ${cd}`);
+  t.is(r.record.backend.name, engine.backend);
+  t.is(r.record.model.name, 'mobilenet_v2');
+});
+
+test.serial('same seed gives the same image bit for bit (noise init, Adam)', async (t) => {
+  const o = { init: 'noise' as const, optimizer: 'adam' as const, iterations: 8, learningRate: 0.05 };
+  const a = await run(o);
+  const b = await run(o);
+  t.deepEqual(Buffer.from(a.image.data), Buffer.from(b.image.data));
+  const c = await run({ ...o, seed: 4 });
+  t.notDeepEqual(Buffer.from(a.image.data), Buffer.from(c.image.data));
+});
+
+test.serial('multi-style blend 1,0 equals the single-style run', async (t) => {
+  const single = await run({ iterations: 10 });
+  const blend = await run({ iterations: 10, style: [STYLE, STYLE2], styleBlend: [1, 0] });
+  t.deepEqual(Buffer.from(blend.image.data), Buffer.from(single.image.data));
+});
+
+test.serial('luminance-only transfer keeps the content chroma (YUV U, V)', async (t) => {
+  const r = await run({ iterations: 10, preserveColor: 'luminance', colorSpace: 'yuv' });
+  const [, u1, v1] = rgbToPlanes(r.image, 'yuv');
+  const [, u0, v0] = rgbToPlanes(r.content, 'yuv');
+  let err = 0;
+  for (let i = 0; i < u0.length; i++) err += Math.abs(u1[i] - u0[i]) + Math.abs(v1[i] - v0[i]);
+  err /= 2 * u0.length;
+  t.true(err < 0.01, `mean |dUV| ${err}`);
+  // And the luminance did change (the style was transferred).
+  const [y1] = rgbToPlanes(r.image, 'yuv');
+  const [y0] = rgbToPlanes(r.content, 'yuv');
+  let dy = 0;
+  for (let i = 0; i < y0.length; i++) dy += Math.abs(y1[i] - y0[i]);
+  t.true(dy / y0.length > 0.02);
+});
+
+test.serial('sliced-Wasserstein loss and multi-scale stages run and reduce the loss', async (t) => {
+  const r = await run({ iterations: 10, stageIterations: 5, styleLoss: 'sw', multiscale: [64, 128] });
+  t.deepEqual(r.record.stages.map((s) => [s.size, s.iterations]), [[64, 5], [128, 10]]);
+  const l = r.record.stages[1].losses;
+  t.true(l[l.length - 1].total < l[0].total);
+});
+
+test.serial('bad inputs: unknown layer lists the valid ones; oversized run names the memory and a size', async (t) => {
+  const e1 = await t.throwsAsync(run({ styleLayers: ['conv9_9'] }));
+  t.regex(e1!.message, /conv9_9/);
+  t.regex(`${e1!.message} ${(e1 as { hint?: string }).hint ?? ''}`, /block_1_expand_relu/);
+  const e2 = await t.throwsAsync(run({ size: 4096, maxMemoryBytes: 1e9 }));
+  t.regex(e2!.message, /needs about [\d.]+ GB/);
+  t.regex((e2 as { hint?: string }).hint ?? '', /--size \d+/);
+  const e3 = await t.throwsAsync(run({ style: [STYLE, STYLE2], styleBlend: [0, 0] }));
+  t.regex(e3!.message, /sum to 0/);
+});
+
+test.serial('Ctrl-C (abort) returns the current image and an aborted record', async (t) => {
+  const controller = new AbortController();
+  const r = await stylize({ ...base, iterations: 30 }, (p) => {
+    if (p.done === 4) controller.abort();
+  }, controller.signal, { net });
+  t.true(r.aborted);
+  t.is(r.record.iterationsDone, 4);
+  t.is(r.image.width, 128);
+});
