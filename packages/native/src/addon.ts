@@ -56,6 +56,12 @@ export function loadAddon(): NativeAddon | undefined {
       };
     } else {
       try {
+        // OpenMP threads that spin while waiting for work make every small kernel slow whenever the
+        // cores are shared (measured 17x slower per training step on a busy 2-core machine) and
+        // gain little on big ones. libgomp reads this when the addon loads it; users can override.
+        if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+          process.env.OMP_WAIT_POLICY = 'PASSIVE';
+        }
         const require = createRequire(import.meta.url);
         cached = { addon: require(ADDON_PATH) as NativeAddon };
       } catch (err) {

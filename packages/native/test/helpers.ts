@@ -1,8 +1,10 @@
 /** Shared test helpers: native-test gating, seeded random inputs, and error measures. */
 import test from 'ava';
-import type { TestFn } from 'ava';
+import type { ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// Registers tfjs-core's gradient functions (the core bundle alone has none), as @convlab/core does.
+import '@tensorflow/tfjs-layers';
 import { nativeStatus } from '../src/index.js';
 
 export { tf };
@@ -16,17 +18,21 @@ let announced = false;
  * test.serial when the addon is built. Otherwise the test is skipped with the reason in its title
  * (and once on stderr), unless CONVLAB_REQUIRE_NATIVE=1, where it fails.
  */
-export const nativeTest = ((title: string, fn: Parameters<TestFn>[1]) => {
+type Body = (t: ExecutionContext) => void | Promise<void>;
+
+export function nativeTest(title: string, fn: Body): void {
   if (status.available) return test.serial(title, fn);
   if (required) {
-    return test.serial(title, (t) => t.fail(`CONVLAB_REQUIRE_NATIVE=1 but the oneDNN addon is unavailable: ${status.reason}`));
+    return test.serial(title, (t) => {
+      t.fail(`CONVLAB_REQUIRE_NATIVE=1 but the oneDNN addon is unavailable: ${status.reason}`);
+    });
   }
   if (!announced) {
     announced = true;
     process.stderr.write(`@convlab/native: native kernel tests skipped: ${status.reason}\n`);
   }
-  return test.skip(`${title} [skipped: ${status.reason}]`, fn);
-}) as (title: string, fn: Parameters<TestFn>[1]) => void;
+  test.skip(`${title} [skipped: ${status.reason}]`, fn);
+}
 
 let seed = 1234;
 /** Deterministic uniform values in [lo, hi). */
