@@ -108,8 +108,25 @@ export function isKnownActivation(name: unknown): boolean {
   return name === undefined || name === null || KNOWN_ACTIVATIONS.has(String(name));
 }
 
+/** Weights and geometry of a conv layer, kept for the fused inference path. */
+interface ConvParams {
+  depthwise: boolean;
+  kernel: Tensor4D;
+  bias?: Tensor;
+  strides: [number, number];
+  padding: Padding;
+  dilation: [number, number];
+  activation: string;
+}
+
+/** What buildNodeFn records for fusing conv -> batch norm -> relu at inference time. */
+interface FusionParams {
+  conv: Map<string, ConvParams>;
+  bn: Map<string, { scale: Tensor; shift: Tensor }>;
+}
+
 /** Build the op for one layer, reading (and owning) its weights. `keep` collects owned tensors. */
-function buildNodeFn(node: GraphNode, keep: (t: Tensor) => Tensor): NodeFn | undefined {
+function buildNodeFn(node: GraphNode, keep: (t: Tensor) => Tensor, params: FusionParams): NodeFn | undefined {
   const { layer, config } = node;
   switch (node.className) {
     case 'InputLayer':
@@ -130,6 +147,7 @@ function buildNodeFn(node: GraphNode, keep: (t: Tensor) => Tensor): NodeFn | und
       const padding = paddingOf(config);
       if ((strides[0] > 1 || strides[1] > 1) && (dilation[0] > 1 || dilation[1] > 1)) return undefined;
       if (!isKnownActivation(config.activation)) return undefined;
+      params.conv.set(node.name, { depthwise: false, kernel, bias: b, strides, padding, dilation, activation: String(config.activation ?? 'linear') });
       return (xs, ctx) => {
         let y: Tensor = conv2d(xs[0] as Tensor4D, kernel, strides, padding, dilation);
         if (b) y = tf.add(y, b);
@@ -145,6 +163,7 @@ function buildNodeFn(node: GraphNode, keep: (t: Tensor) => Tensor): NodeFn | und
       const dilation = pair(config.dilationRate, 1);
       const padding = paddingOf(config);
       if (!isKnownActivation(config.activation)) return undefined;
+      params.conv.set(node.name, { depthwise: true, kernel, bias: b, strides, padding, dilation, activation: String(config.activation ?? 'linear') });
       return (xs, ctx) => {
         let y: Tensor = depthwiseConv2d(xs[0] as Tensor4D, kernel, strides, padding, dilation);
         if (b) y = tf.add(y, b);
@@ -168,6 +187,7 @@ function buildNodeFn(node: GraphNode, keep: (t: Tensor) => Tensor): NodeFn | und
         }),
       );
       const shift = keep(tf.tidy(() => tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, scale))));
+      params.bn.set(node.name, { scale, shift });
       return (xs) => tf.add(tf.mul(xs[0], scale), shift);
     }
     case 'Activation': {
@@ -357,6 +377,29 @@ function taping(): boolean {
   return tf.engine().isTapeOn();
 }
 
+/** conv [-> batch norm] [-> relu/relu6] run as one fused kernel at inference time. */
+interface FusionChain {
+  nodes: string[]; // conv first, chain end last
+  activation: 'linear' | 'relu' | 'relu6';
+}
+
+/** The relu flavour of a standalone ReLU-like node, if it is a plain relu or relu6. */
+function reluFlavour(node: GraphNode): 'relu' | 'relu6' | undefined {
+  const c = node.config;
+  if (node.className === 'Activation' && (c.activation === 'relu' || c.activation === 'relu6')) return c.activation;
+  if (node.className === 'ReLU' && Number(c.negativeSlope ?? 0) === 0 && Number(c.threshold ?? 0) === 0) {
+    if (c.maxValue == null) return 'relu';
+    if (c.maxValue === 6) return 'relu6';
+  }
+  return undefined;
+}
+
+let fusedInference = true;
+/** Turn the fused conv+BN+ReLU inference path off (to compare against the layer-by-layer path). */
+export function setFusedInference(enabled: boolean): void {
+  fusedInference = enabled;
+}
+
 export class GraphExecutor {
   readonly nodes: GraphNode[];
   readonly inputName: string;
@@ -364,6 +407,9 @@ export class GraphExecutor {
   private readonly fns = new Map<string, NodeFn>();
   private readonly owned: Tensor[] = [];
   private readonly consumers = new Map<string, string[]>();
+  private readonly params: FusionParams = { conv: new Map(), bn: new Map() };
+  private readonly chains = new Map<string, FusionChain>();
+  private readonly fusedWeights = new Map<string, { filter: Tensor4D; bias?: Tensor }>();
 
   constructor(readonly model: LayersModel) {
     if (model.inputs.length !== 1) {
@@ -378,13 +424,84 @@ export class GraphExecutor {
     };
     for (const node of this.nodes) {
       this.byName.set(node.name, node);
-      this.fns.set(node.name, buildNodeFn(node, keep) ?? fallbackFn(node));
+      this.fns.set(node.name, buildNodeFn(node, keep, this.params) ?? fallbackFn(node));
       for (const src of node.inbound) {
         const list = this.consumers.get(src) ?? [];
         list.push(node.name);
         this.consumers.set(src, list);
       }
     }
+    for (const node of this.nodes) this.planChain(node);
+  }
+
+  /** Record a fusable conv [-> BN] [-> relu] chain starting at `node`. */
+  private planChain(node: GraphNode): void {
+    const conv = this.params.conv.get(node.name);
+    if (!conv) return;
+    const soleConsumer = (name: string): GraphNode | undefined => {
+      const list = this.consumers.get(name) ?? [];
+      return list.length === 1 ? this.byName.get(list[0]) : undefined;
+    };
+    if (conv.activation === 'relu' || conv.activation === 'relu6') {
+      this.chains.set(node.name, { nodes: [node.name], activation: conv.activation });
+      return;
+    }
+    if (conv.activation !== 'linear') return;
+    const chain: string[] = [node.name];
+    let activation: FusionChain['activation'] = 'linear';
+    let next = soleConsumer(node.name);
+    if (next && this.params.bn.has(next.name)) {
+      chain.push(next.name);
+      next = soleConsumer(next.name);
+    }
+    const flavour = next ? reluFlavour(next) : undefined;
+    if (next && flavour) {
+      chain.push(next.name);
+      activation = flavour;
+    }
+    if (chain.length > 1 || conv.bias) this.chains.set(node.name, { nodes: chain, activation });
+  }
+
+  /** Conv weights with the chain's batch norm folded in (made on first use, then kept). */
+  private fused(chain: FusionChain): { filter: Tensor4D; bias?: Tensor } {
+    const head = chain.nodes[0];
+    let w = this.fusedWeights.get(head);
+    if (w) return w;
+    const conv = this.params.conv.get(head)!;
+    const bn = chain.nodes.length > 1 ? this.params.bn.get(chain.nodes[1]) : undefined;
+    if (!bn) {
+      w = { filter: conv.kernel, bias: conv.bias };
+    } else {
+      const made = tf.tidy(() => {
+        const [, , cin, m] = conv.kernel.shape;
+        const scale = conv.depthwise ? tf.reshape(bn.scale, [cin, m]) : bn.scale;
+        const filter = tf.mul(conv.kernel, scale) as Tensor4D;
+        const bias = conv.bias ? tf.add(tf.mul(conv.bias, bn.scale), bn.shift) : tf.clone(bn.shift);
+        return { filter, bias };
+      });
+      tf.keep(made.filter);
+      tf.keep(made.bias);
+      this.owned.push(made.filter, made.bias);
+      w = made;
+    }
+    this.fusedWeights.set(head, w);
+    return w;
+  }
+
+  private runChain(chain: FusionChain, x: Tensor4D): Tensor {
+    const conv = this.params.conv.get(chain.nodes[0])!;
+    const { filter, bias } = this.fused(chain);
+    const args = {
+      x,
+      filter,
+      strides: conv.strides,
+      pad: conv.padding,
+      dataFormat: 'NHWC' as const,
+      dilations: conv.dilation,
+      bias,
+      activation: chain.activation,
+    };
+    return conv.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
   }
 
   node(name: string): GraphNode | undefined {
@@ -405,8 +522,10 @@ export class GraphExecutor {
   }
 
   /**
-   * Evaluate the graph on x for the named nodes (canonical names). Intermediates no longer needed are
-   * disposed when no gradient is being recorded, so plain inference holds memory near one layer's worth.
+   * Evaluate the graph on x for the named nodes (canonical names). Without a gradient tape or an
+   * override, conv -> batch norm -> relu chains run as one fused kernel (tfjs's fused ops, whose
+   * gradients are unusable on wasm, are only used then), and intermediates no longer needed are
+   * disposed at once, so plain inference holds memory near one layer's worth.
    */
   run(x: Tensor4D, outputs: string[], options: Omit<ForwardOptions, 'outputs'> = {}): Record<string, Tensor> {
     for (const o of outputs) {
@@ -420,18 +539,31 @@ export class GraphExecutor {
     const inSub = new Set(nodes.map((n) => n.name));
     for (const n of nodes) remaining.set(n.name, (this.consumers.get(n.name) ?? []).filter((c) => inSub.has(c)).length);
     const freeEarly = !taping();
+    const fuse = freeEarly && fusedInference && !options.override;
+    const skipped = new Set<string>(); // chain members computed as part of a fused chain
     const mine = new Set<Tensor>(); // tensors created here (safe to dispose early)
 
     for (const node of nodes) {
+      if (skipped.has(node.name)) continue;
+      let name = node.name;
       let y: Tensor;
       if (node.name === this.inputName || node.className === 'InputLayer') {
         if (node.name !== this.inputName) throw new ConvlabError(`model ${this.model.name}: unexpected extra input ${node.name}`);
         y = x;
       } else {
         const inputs = node.inbound.map((i) => values.get(i)!);
-        const fn = this.fns.get(node.name)!;
-        // Without a gradient tape, a layer's temporaries (conv before bias, etc.) can go at once.
-        y = freeEarly ? tf.tidy(() => fn(inputs, ctx)) : fn(inputs, ctx);
+        const chain = fuse ? this.chains.get(node.name) : undefined;
+        const usable =
+          chain && inSub.has(chain.nodes[chain.nodes.length - 1]) && chain.nodes.slice(0, -1).every((n) => !wanted.has(n));
+        if (chain && usable) {
+          name = chain.nodes[chain.nodes.length - 1];
+          chain.nodes.slice(1).forEach((n) => skipped.add(n));
+          y = tf.tidy(() => this.runChain(chain, inputs[0] as Tensor4D));
+        } else {
+          const fn = this.fns.get(node.name)!;
+          // Without a gradient tape, a layer's temporaries (conv before bias, etc.) can go at once.
+          y = freeEarly ? tf.tidy(() => fn(inputs, ctx)) : fn(inputs, ctx);
+        }
         if (!inputs.includes(y)) mine.add(y);
         // Release inputs whose last consumer has run.
         for (const i of node.inbound) {
@@ -446,17 +578,17 @@ export class GraphExecutor {
         }
       }
       if (options.override) {
-        const replaced = options.override(node.name, y);
+        const replaced = options.override(name, y);
         if (replaced && replaced !== y) {
           if (!arraysEqual(replaced.shape, y.shape)) {
             throw new ConvlabError(
-              `override for layer ${node.name} returned shape [${replaced.shape.join(', ')}], expected [${y.shape.join(', ')}]`,
+              `override for layer ${name} returned shape [${replaced.shape.join(', ')}], expected [${y.shape.join(', ')}]`,
             );
           }
           y = replaced;
         }
       }
-      values.set(node.name, y);
+      values.set(name, y);
     }
     const result: Record<string, Tensor> = {};
     for (const o of outputs) result[o] = values.get(o)!;

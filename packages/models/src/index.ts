@@ -1,7 +1,7 @@
 export type * from './types.js';
 export { listModels, getModelEntry, loadModel } from './registry.js';
 export { createConvNet, preprocessWith, deprocessWith, type ConvNetSpec, type Preprocessing } from './convnet.js';
-export { GraphExecutor, type GraphNode } from './graph.js';
+export { GraphExecutor, setFusedInference, type GraphNode } from './graph.js';
 export { reluLike, conv2d, depthwiseConv2d, setConvGradientMode, type ConvGradientMode } from './ops.js';
 export { randomizeWeights } from './random-init.js';
 export {

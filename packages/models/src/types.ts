@@ -15,7 +15,8 @@ export type LayerKind =
   | 'input'
   | 'conv'
   | 'depthwise_conv'
-  | 'relu' // any ReLU-like activation (relu, relu6) standing as its own layer or fused into a conv
+  | 'relu' // a ReLU-like activation (relu, relu6) standing as its own layer (ReLU, Activation); a conv or dense
+  //          with a fused relu keeps kind 'conv' / 'dense' and says so in LayerInfo.activation
   | 'activation' // other activations (softmax, linear, sigmoid)
   | 'batchnorm'
   | 'maxpool'

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ConvlabError, initEngine, tf } from '@convlab/core';
-import { loadModel, type ConvNet } from '../src/index.js';
+import { loadModel, setFusedInference, type ConvNet } from '../src/index.js';
 import { cosine, cropResized, photo, relDiff, grad4 } from './helpers.js';
 
 type Tensor4D = ReturnType<typeof tf.tensor4d>;
@@ -152,5 +152,20 @@ test('preprocess and deprocess are inverse', (t) => {
     t.deepEqual(x.shape, [1, 8, 8, 3]);
     t.true(tf.max(x).dataSync()[0] <= 1 && tf.min(x).dataSync()[0] >= 0);
     t.true(relDiff(net.deprocess(x), tf.expandDims(img)) < 1e-5);
+  });
+});
+
+test('fused conv+BN+relu inference equals the layer-by-layer path', (t) => {
+  tf.tidy(() => {
+    const x = tf.randomUniform([1, 128, 96, 3], 0, 1, 'float32', 8) as Tensor4D;
+    const fused = net.forward(x, { outputs: ['features', 'block_5_add'] });
+    setFusedInference(false);
+    try {
+      const plain = net.forward(x, { outputs: ['features', 'block_5_add'] });
+      t.true(relDiff(fused.features, plain.features) < 1e-5);
+      t.true(relDiff(fused.block_5_add, plain.block_5_add) < 1e-5);
+    } finally {
+      setFusedInference(true);
+    }
   });
 });
