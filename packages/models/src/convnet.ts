@@ -254,14 +254,15 @@ export function createConvNet(spec: ConvNetSpec): ConvNet {
     }
     aliasesOf.set(target, [...(aliasesOf.get(target) ?? []), alias]);
   }
+  let computed: Map<string, (number | null)[]>;
+  try {
+    computed = executor.outputShapes(spec.inputSize);
+  } catch {
+    computed = new Map(); // an odd layer: fall back to the shapes tfjs-layers recorded
+  }
   const defaultShapes = new Map<string, (number | null)[]>();
   const layers: LayerInfo[] = executor.nodes.map((node) => {
-    let shape: (number | null)[];
-    try {
-      shape = executor.outputShape(node.name, spec.inputSize);
-    } catch {
-      shape = [...(node.layer.outputShape as (number | null)[])];
-    }
+    const shape = computed.get(node.name) ?? [...(node.layer.outputShape as (number | null)[])];
     defaultShapes.set(node.name, shape);
     return layerInfo(node, aliasesOf.get(node.name) ?? [], shape);
   });

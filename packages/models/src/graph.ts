@@ -597,10 +597,15 @@ export class GraphExecutor {
 
   /** Output shape of a node for an input of [h, w] (batch dimension null). */
   outputShape(name: string, inputHW: [number, number]): Shape {
+    return this.outputShapes(inputHW, [name]).get(name)!;
+  }
+
+  /** Output shapes of the nodes `names` need (default: every node) for an input of [h, w]. */
+  outputShapes(inputHW: [number, number], names?: string[]): Map<string, Shape> {
     const inputShape = this.model.inputs[0].shape;
     const channels = inputShape[inputShape.length - 1];
     const shapes = new Map<string, Shape>();
-    for (const node of this.subgraph([name])) {
+    for (const node of names ? this.subgraph(names) : this.nodes) {
       if (node.name === this.inputName) {
         shapes.set(node.name, [null, inputHW[0], inputHW[1], channels]);
         continue;
@@ -633,7 +638,7 @@ export class GraphExecutor {
       }
       shapes.set(node.name, shape);
     }
-    return shapes.get(name)!;
+    return shapes;
   }
 
   dispose(): void {

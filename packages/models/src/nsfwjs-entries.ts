@@ -17,6 +17,8 @@ interface NsfwjsModelSpec {
   trunkEnd: string;
   headLayer: string;
   aliases: Record<string, string>;
+  /** Layer names to suggest in messages. */
+  examples: string[];
 }
 
 /**
@@ -29,8 +31,12 @@ interface NsfwjsModelSpec {
  */
 const PREPROCESSING: Preprocessing = { kind: 'unit' };
 
-function trunkOnly(model: LayersModel, trunkEnd: string): LayersModel {
-  return tf.model({ inputs: model.inputs, outputs: model.getLayer(trunkEnd).output, name: `${model.name}_trunk` });
+/** The model cut after `last`; the weights of the layers cut off are freed. */
+function cutAfter(model: LayersModel, last: string): LayersModel {
+  const cut = tf.model({ inputs: model.inputs, outputs: model.getLayer(last).output, name: `${model.name}_to_${last}` });
+  const kept = new Set(cut.layers);
+  for (const layer of model.layers) if (!kept.has(layer)) layer.dispose();
+  return cut;
 }
 
 function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
@@ -48,8 +54,18 @@ function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
         });
       }
       const full = await loadNsfwjsModel(spec.name);
-      const includeHead = options.includeHead ?? true;
-      const model = includeHead ? full : trunkOnly(full, spec.trunkEnd);
+      let upTo: string | undefined;
+      if (options.upTo !== undefined) {
+        upTo = spec.aliases[options.upTo] ?? options.upTo;
+        if (!full.layers.some((l) => l.name === upTo)) {
+          full.dispose();
+          throw new ConvlabError(`upTo: unknown layer "${options.upTo}" in ${spec.name}`, {
+            hint: `use a layer name such as ${spec.examples.join(', ')} (convlab-models info ${spec.name} lists them all)`,
+          });
+        }
+      }
+      const includeHead = (options.includeHead ?? true) && upTo === undefined;
+      const model = upTo ? cutAfter(full, upTo) : includeHead ? full : cutAfter(full, spec.trunkEnd);
       let info = nsfwjsWeightsInfo(spec.name);
       if (weights === 'random') {
         const seed = options.seed ?? 0;
@@ -57,7 +73,8 @@ function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
         info = { source: 'random', description: `random He-normal weights (seed ${seed}) in the ${spec.name} architecture`, quantized: false };
       }
       const aliases = { ...spec.aliases };
-      if (!includeHead) for (const [k, v] of Object.entries(aliases)) if (v === spec.headLayer) delete aliases[k];
+      const present = new Set(model.layers.map((l) => l.name));
+      for (const [k, v] of Object.entries(aliases)) if (!present.has(v)) delete aliases[k];
       return createConvNet({
         name: spec.name,
         family: spec.family,
@@ -83,6 +100,7 @@ export const mobilenetV2Entry = nsfwjsEntry({
   trunkEnd: 'out_relu',
   headLayer: 'dense_3',
   aliases: { features: 'out_relu', head: 'dense_3' },
+  examples: ['Conv1_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu', 'out_relu'],
 });
 
 export const inceptionV3Entry = nsfwjsEntry({
@@ -94,4 +112,5 @@ export const inceptionV3Entry = nsfwjsEntry({
   trunkEnd: 'mixed10',
   headLayer: 'dense_3',
   aliases: { features: 'mixed10', head: 'dense_3' },
+  examples: ['activation_1', 'mixed0', 'mixed4', 'mixed7', 'mixed10'],
 });

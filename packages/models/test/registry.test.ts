@@ -51,3 +51,16 @@ test('includeHead: false drops the nsfwjs head', async (t) => {
   t.throws(() => net.resolveLayer('dense_3'), { instanceOf: ConvlabError });
   net.dispose();
 });
+
+test('upTo cuts the model after a layer (style transfer uses inception_v3 up to mixed4)', async (t) => {
+  const net = await loadModel('inception_v3', { upTo: 'mixed4' });
+  t.is(net.layers[net.layers.length - 1].name, 'mixed4');
+  t.is(net.headLayer, undefined);
+  t.throws(() => net.resolveLayer('mixed5'), { instanceOf: ConvlabError });
+  tf.tidy(() => {
+    const out = net.forward(tf.zeros([1, 100, 100, 3]) as Tensor4D, { outputs: ['mixed4', 'activation_1'] });
+    t.deepEqual(out.mixed4.shape, [1, 4, 4, 768]);
+  });
+  net.dispose();
+  await t.throwsAsync(loadModel('inception_v3', { upTo: 'mixed44' }), { instanceOf: ConvlabError, message: /upTo: unknown layer/ });
+});
