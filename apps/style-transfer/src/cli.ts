@@ -5,9 +5,9 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConvlabError, runCli, saveImage, writeJsonAtomic } from '@convlab/core';
+import { ConvlabError, createRunRecord, runCli, saveImage } from '@convlab/core';
 import { BACKBONES, BACKBONE_DEFAULTS, DEFAULTS, type StylizeOptions } from './options.js';
-import { stylize, type StylizeProgress } from './stylize.js';
+import { stylize, type StylizeProgress, type StylizeResult } from './stylize.js';
 import { writeLossPlot } from './plot.js';
 import { createProgressReporter } from './progress.js';
 
@@ -188,6 +188,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
+  const startedMs = Date.now();
   const paths = outputPaths(output);
   const checkpoints: string[] = [];
   let reporter: ReturnType<typeof createProgressReporter> | undefined;
@@ -213,12 +214,33 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
   await mkdir(dirname(paths.image), { recursive: true });
   await saveImage(result.image, paths.image);
   await writeLossPlot(result.record, paths.plot);
-  result.record.files = { image: paths.image, plot: paths.plot, record: paths.record, checkpoints };
-  await writeJsonAtomic(paths.record, result.record);
+  await writeRecord(result, paths, checkpoints, startedMs);
   const r = result.record;
   process.stderr.write(
     `${result.aborted ? 'interrupted: saved the current image' : 'done'}: ${paths.image} (${r.output!.width}x${r.output!.height}, ${r.iterationsDone} iterations, ${r.seconds.toFixed(1)} s, ${r.secondsPerIteration.toFixed(2)} s/iter), ${paths.record}, ${paths.plot}\n`,
   );
+}
+
+/** The run record in @convlab/core's shared format: parameters, seed, backend, model, per-iteration losses, timings. */
+async function writeRecord(result: StylizeResult, paths: ReturnType<typeof outputPaths>, checkpoints: string[], startedMs: number): Promise<void> {
+  const r = result.record;
+  let first = true;
+  const clock = () => (first ? ((first = false), startedMs) : Date.now());
+  const record = createRunRecord({ tool: 'convlab-style', parameters: r.options, seed: r.seed, backend: r.backend, model: r.model }, clock);
+  let step = 0;
+  r.stages.forEach((stage, si) => {
+    for (const l of stage.losses) record.log(++step, { stage: si + 1, total: l.total, content: l.content, style: l.style, tv: l.tv });
+  });
+  r.stages.forEach((stage, si) => record.time(`stage ${si + 1} (${stage.width}x${stage.height})`, stage.seconds * 1000));
+  record.set('iterationsDone', r.iterationsDone);
+  record.set('secondsPerIteration', r.secondsPerIteration);
+  record.set('aborted', r.aborted);
+  record.set('memoryEstimateBytes', r.memoryEstimateBytes);
+  record.set('stages', r.stages.map(({ losses: _losses, ...rest }) => rest));
+  record.set('output', r.output);
+  record.set('files', { image: paths.image, plot: paths.plot, record: paths.record, checkpoints });
+  record.finish();
+  await record.save(paths.record);
 }
 
 // Run when executed directly (bin/convlab-style.js imports this module).

@@ -6,8 +6,7 @@
  * - softmax features (Wang et al. 2021): features replaced by softmax(F / T) over the whole map before the statistics.
  * Every function is plain differentiable tf ops, so tf.grad w.r.t. the image works on every backend.
  */
-import { tf, type Tensor } from '@convlab/core';
-import { gramMatrix } from './core-numerics.js';
+import { gramMatrix, tf, type Tensor } from '@convlab/core';
 
 export type StyleNorm = 'target' | 'gatys';
 export type ContentNorm = 'variance' | 'gatys';
@@ -167,6 +166,3 @@ export function slicedWassersteinLoss(f: Tensor, directions: Tensor, quantiles: 
     return tf.div(tf.mean(tf.squaredDifference(proj, target)), normaliser);
   });
 }
-
-/** Total variation: mean squared differences of neighbouring pixels (x, y), for images [1, h, w, c]. */
-export { totalVariationLoss } from './core-numerics.js';

@@ -2,8 +2,7 @@
  * The image optimisers, both from @convlab/core: L-BFGS (torch-style; the default, as in Gatys et al. and
  * jcjohnson/neural-style) and Adam. This module adapts them to the style objective and its loss parts.
  */
-import type { Tensor, Tensor4D } from '@convlab/core';
-import { adamMinimize, minimizeLbfgs, type IterationInfo } from './core-numerics.js';
+import { adamMinimize, minimizeLbfgs, type IterationInfo, type Tensor, type Tensor4D } from '@convlab/core';
 import type { IterationLosses } from './record.js';
 import { LBFGS_HISTORY } from './memory-estimate.js';
 

@@ -1,6 +1,5 @@
 /** The loss-curve PNG of a run: total, content, style and TV losses per iteration, stages marked. */
-import { saveImage } from '@convlab/core';
-import { linePlot } from './core-draw.js';
+import { linePlot, saveImage } from '@convlab/core';
 import { allLosses, type StyleRunRecord } from './record.js';
 
 export async function writeLossPlot(record: StyleRunRecord, path: string): Promise<void> {

@@ -4,7 +4,7 @@
  * Adam) stage by stage from coarse to fine, and returns the result with a complete run record. It never
  * writes files: the CLI and other callers decide what to save (checkpoints arrive through `hooks`).
  */
-import { ConvlabError, initEngine, loadImage, resizeImage, tensorToImage, imageToTensor, tf, type EngineInfo, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
+import { ConvlabError, initEngine, loadImage, resizeImage, tensorToImage, imageToTensor, tf, totalVariationLoss, type EngineInfo, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
 import { combineLuminance, luminanceImage, luminanceStats, matchColorHistogram } from './color.js';
 import { fromConvNet, randomMultiscaleNet, type ConvNetLike, type FeatureNet } from './features.js';
 import {
@@ -21,7 +21,6 @@ import {
   softmaxFeatures,
   styleQuantiles,
 } from './losses.js';
-import { totalVariationLoss } from './core-numerics.js';
 import { checkMemory, defaultMemoryLimit } from './memory-estimate.js';
 import { resolveOptions, type ResolvedOptions, type StylizeOptions } from './options.js';
 import { createStyleRecord, type StyleRunRecord, type IterationLosses } from './record.js';
