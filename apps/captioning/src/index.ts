@@ -1,0 +1,18 @@
+export * from './tokenizer.js';
+export * from './vocab.js';
+export * from './data/index.js';
+export * from './metrics/index.js';
+export * from './decoders/index.js';
+export { lstmStep, mm, type LstmState } from './lstm.js';
+export { ParamStore, rng } from './params.js';
+export * from './beam-search.js';
+export * from './batches.js';
+export * from './features.js';
+export * from './model-io.js';
+export * from './train.js';
+export * from './eval.js';
+export * from './synthetic.js';
+export * from './pipeline.js';
+export * from './predict.js';
+export * from './attention-maps.js';
+export { fusedLstmCell, softmaxCrossEntropy } from './fused.js';

@@ -1,0 +1,82 @@
+/**
+ * A named set of trainable variables with seeded initialisation, so decoders can be saved, loaded and
+ * checked for shape mismatches by name.
+ */
+import { tf, ConvlabError } from '@convlab/core';
+import type { Tensor, Variable } from '@convlab/core';
+
+/** Small deterministic PRNG (mulberry32) so runs with the same seed start from the same weights. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Init = 'zeros' | 'ones' | 'uniform' | 'glorot' | 'orthogonal-ish' | { constant: number };
+
+let storeCounter = 0;
+
+export class ParamStore {
+  /** tfjs variable names are global: each store prefixes its own. */
+  readonly prefix = `caption${++storeCounter}`;
+  readonly vars = new Map<string, Variable>();
+  private readonly random: () => number;
+
+  constructor(seed = 1) {
+    this.random = rng(seed);
+  }
+
+  add(name: string, shape: number[], init: Init = 'glorot', scale = 0.08): Variable {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    if (init === 'uniform') for (let i = 0; i < size; i++) values[i] = (this.random() * 2 - 1) * scale;
+    else if (init === 'glorot' || init === 'orthogonal-ish') {
+      const fanIn = shape.length > 1 ? shape[0] : 1;
+      const fanOut = shape[shape.length - 1];
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < size; i++) values[i] = (this.random() * 2 - 1) * limit;
+    } else if (init === 'ones') values.fill(1);
+    else if (typeof init === 'object') values.fill(init.constant);
+    const init0 = tf.tensor(values, shape);
+    const v = tf.variable(init0, true, `${this.prefix}/${name}`);
+    init0.dispose();
+    this.vars.set(name, v);
+    return v;
+  }
+
+  get(name: string): Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  /** Copy values in by name, checking every shape. */
+  assign(values: Map<string, Tensor>, source: string): void {
+    for (const [name, v] of this.vars) {
+      const t = values.get(name);
+      if (!t) throw new ConvlabError(`${source} lacks weight "${name}"`, { hint: 'the weights do not belong to this decoder configuration' });
+      if (t.shape.join('x') !== v.shape.join('x')) {
+        throw new ConvlabError(`${source}: weight "${name}" has shape [${t.shape}] but the decoder expects [${v.shape}]`, {
+          hint: 'the vocabulary or config does not match these weights (vocabulary mismatch?): use the files saved together',
+        });
+      }
+      v.assign(t);
+    }
+  }
+
+  count(): number {
+    let n = 0;
+    for (const v of this.vars.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}

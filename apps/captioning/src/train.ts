@@ -1,0 +1,211 @@
+/**
+ * Teacher-forced training of a caption decoder on cached features: Adam, global-norm gradient clipping,
+ * step learning-rate decay, dropout, per-epoch validation (greedy captions scored with CIDEr-D and BLEU-4),
+ * early stopping, checkpoints every epoch (weights + Adam state + history) with resume.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf, writeJsonAtomic } from '@convlab/core';
+import type { Scalar, Tensor, Variable } from '@convlab/core';
+import type { CaptionDecoder } from './decoders/types.js';
+import { bucketBatches, disposeBatch, makeBatch, type FeatureTable, type Pair } from './batches.js';
+import { captionRows, scoreCaptions, type MetricScores } from './eval.js';
+import { rng } from './params.js';
+import type { Vocabulary } from './vocab.js';
+import { loadCaptionModel, loadOptimizerState, saveCaptionModel } from './model-io.js';
+import type { EncoderSpec } from './features.js';
+
+type AdamOptimizer = ReturnType<typeof tf.train.adam>;
+type NamedMap = Parameters<AdamOptimizer['applyGradients']>[0];
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Multiply the learning rate by this every lrDecayEvery epochs. */
+  lrDecay?: number;
+  lrDecayEvery?: number;
+  clipNorm?: number;
+  seed?: number;
+  /** Stop after this many epochs without a better validation score. */
+  patience?: number;
+  /** Validation metric for model selection. */
+  metric?: 'CIDEr-D' | 'BLEU-4';
+  /** Longest caption (words) generated at validation. */
+  maxLength?: number;
+  /** Checkpoint folder: <outDir>/last (resume point) and <outDir>/best. Omit to train in memory only. */
+  outDir?: string;
+  /** Saved with checkpoints so they are complete models. */
+  encoder?: EncoderSpec;
+  /** Validate on at most this many images (all by default). */
+  valLimit?: number;
+  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
+  onEpoch?: (entry: EpochLog) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainData {
+  features: FeatureTable;
+  vocab: Vocabulary;
+  train: { row: number; captions: number[][] }[];
+  val: { row: number; references: string[] }[];
+}
+
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  learningRate: number;
+  seconds: number;
+  val?: MetricScores;
+  best: boolean;
+}
+
+interface TrainState {
+  epoch: number;
+  bestScore: number;
+  bestEpoch: number;
+  history: EpochLog[];
+}
+
+function clipByGlobalNorm(grads: Record<string, Tensor>, maxNorm: number): Record<string, Tensor> {
+  return tf.tidy(() => {
+    const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
+    if (!(norm > maxNorm)) return grads;
+    const scale = maxNorm / norm;
+    const out: Record<string, Tensor> = {};
+    for (const [k, g] of Object.entries(grads)) out[k] = tf.mul(g, scale);
+    return out;
+  });
+}
+
+/** Adam moments are named after tfjs's registered variable names; store them under the decoder's own. */
+function optimizerState(optimizer: AdamOptimizer, decoder: CaptionDecoder): Promise<[string, Tensor][]> {
+  const toLogical = new Map([...decoder.params.vars.entries()].map(([k, v]) => [v.name, k]));
+  return optimizer.getWeights().then((ws: { name: string; tensor: Tensor }[]) =>
+    ws.map((w) => {
+      const [base, ...rest] = w.name.split('/');
+      const logical = toLogical.get(base);
+      return [logical ? [logical, ...rest].join('/') : w.name, w.tensor] as [string, Tensor];
+    }),
+  );
+}
+
+async function restoreOptimizer(optimizer: AdamOptimizer, decoder: CaptionDecoder, saved: Map<string, Tensor>): Promise<void> {
+  const toRegistered = new Map([...decoder.params.vars.entries()].map(([k, v]) => [k, v.name]));
+  const list = [...saved.entries()].map(([name, tensor]) => {
+    const [base, ...rest] = name.split('/');
+    const reg = toRegistered.get(base);
+    return { name: reg ? [reg, ...rest].join('/') : name, tensor };
+  });
+  await optimizer.setWeights(list);
+}
+
+export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, options: TrainOptions): Promise<{ history: EpochLog[]; best?: MetricScores; bestEpoch: number; stoppedEarly: boolean }> {
+  const batchSize = options.batchSize ?? 64;
+  const metric = options.metric ?? 'CIDEr-D';
+  const patience = options.patience ?? 4;
+  const clipNorm = options.clipNorm ?? 5;
+  const seed = options.seed ?? 1;
+  const maxLength = options.maxLength ?? 20;
+  const baseLr = options.learningRate ?? 4e-4;
+  const optimizer = tf.train.adam(baseLr);
+  let state: TrainState = { epoch: 0, bestScore: -Infinity, bestEpoch: 0, history: [] };
+
+  const lastDir = options.outDir ? join(options.outDir, 'last') : undefined;
+  if (lastDir && existsSync(join(lastDir, 'train-state.json'))) {
+    const loaded = loadCaptionModel(lastDir);
+    const values = new Map([...loaded.decoder.params.vars.entries()].map(([k, v]) => [k, v as Tensor]));
+    decoder.params.assign(values, join(lastDir, 'weights.bin'));
+    loaded.decoder.params.dispose();
+    const opt = loadOptimizerState(lastDir);
+    if (opt) {
+      // Adam creates its moment variables on first use: take one zero step, then overwrite them.
+      await restoreOptimizerAfterWarmup(optimizer, decoder, opt);
+      for (const t of opt.values()) t.dispose();
+    }
+    state = JSON.parse(readFileSync(join(lastDir, 'train-state.json'), 'utf8')) as TrainState;
+  }
+
+  const pairs: Pair[] = data.train.flatMap((it) => it.captions.map((ids) => ({ row: it.row, ids })));
+  const valItems = options.valLimit ? data.val.slice(0, options.valLimit) : data.val;
+  const vars = [...decoder.params.vars.values()] as Variable[];
+  let stoppedEarly = false;
+  let best: MetricScores | undefined = state.history.find((h) => h.epoch === state.bestEpoch)?.val;
+
+  for (let epoch = state.epoch + 1; epoch <= options.epochs; epoch++) {
+    if (options.signal?.aborted) break;
+    const lr = baseLr * Math.pow(options.lrDecay ?? 1, Math.floor((epoch - 1) / (options.lrDecayEvery ?? 1)));
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const batches = bucketBatches(pairs, batchSize, rng(seed * 1000 + epoch));
+    const t0 = performance.now();
+    let lossSum = 0;
+    let lossCount = 0;
+    for (let bi = 0; bi < batches.length; bi++) {
+      if (options.signal?.aborted) break;
+      const batch = makeBatch(data.features, batches[bi]);
+      const { value, grads } = tf.variableGrads(() => decoder.loss(batch, true), vars);
+      const clipped = clipByGlobalNorm(grads, clipNorm);
+      optimizer.applyGradients(clipped as unknown as NamedMap);
+      const loss = (await value.data())[0];
+      tf.dispose([value, ...Object.values(grads), ...Object.values(clipped)]);
+      disposeBatch(batch);
+      lossSum += loss;
+      lossCount++;
+      options.onBatch?.({ epoch, batch: bi + 1, batches: batches.length, loss });
+    }
+    if (options.signal?.aborted) break; // an interrupted epoch is not checkpointed: resume redoes it
+    const seconds = (performance.now() - t0) / 1000;
+    let val: MetricScores | undefined;
+    if (valItems.length) {
+      const caps = captionRows(
+        decoder,
+        data.vocab,
+        data.features,
+        valItems.map((v) => v.row),
+        { beamSize: 1, maxLength },
+      );
+      val = scoreCaptions(
+        caps,
+        valItems.map((v) => v.references),
+      );
+    }
+    const score = val ? val[metric] : -lossSum / lossCount;
+    const isBest = score > state.bestScore;
+    if (isBest) {
+      state.bestScore = score;
+      state.bestEpoch = epoch;
+      best = val;
+    }
+    const entry: EpochLog = { epoch, loss: lossSum / lossCount, learningRate: lr, seconds, val, best: isBest };
+    state.history.push(entry);
+    state.epoch = epoch;
+    if (options.outDir && options.encoder) {
+      const model = { decoder, vocab: data.vocab, encoder: options.encoder, maxLength, training: { epoch, val, history: state.history.length } };
+      if (isBest) await saveCaptionModel(join(options.outDir, 'best'), model);
+      await saveCaptionModel(lastDir!, model, { extra: await optimizerState(optimizer, decoder) });
+      await writeJsonAtomic(join(lastDir!, 'train-state.json'), state);
+      await writeJsonAtomic(join(options.outDir, 'history.json'), state.history);
+    }
+    options.onEpoch?.(entry);
+    if (epoch - state.bestEpoch >= patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  optimizer.dispose();
+  return { history: state.history, best, bestEpoch: state.bestEpoch, stoppedEarly };
+}
+
+async function restoreOptimizerAfterWarmup(optimizer: AdamOptimizer, decoder: CaptionDecoder, saved: Map<string, Tensor>): Promise<void> {
+  const zeroGrads: Record<string, Tensor> = {};
+  for (const v of decoder.params.vars.values()) zeroGrads[v.name] = tf.zerosLike(v);
+  const lr = (optimizer as unknown as { learningRate: number }).learningRate;
+  (optimizer as unknown as { learningRate: number }).learningRate = 0;
+  optimizer.applyGradients(zeroGrads as unknown as NamedMap);
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  tf.dispose(Object.values(zeroGrads));
+  await restoreOptimizer(optimizer, decoder, saved);
+}
+
+export type { Scalar };
