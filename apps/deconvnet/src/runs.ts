@@ -212,14 +212,15 @@ export interface OcclusionRunOptions extends ImageRunBase {
 }
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const PALETTE_NAMES = ['blue', 'orange', 'green', 'red', 'purple', 'brown', 'pink', 'grey', 'olive', 'cyan'];
 
 function hexRgb(hex: string): [number, number, number] {
   const n = parseInt(hex.slice(1), 16);
   return [n >> 16, (n >> 8) & 255, n & 255];
 }
 
-/** Most probable class per occluder position, as a categorical map over the image, with a legend. */
-function classMapImage(image: RgbImage, classes: Int32Array, rows: number, cols: number, stride: number, names: string[]): { map: RgbImage; legend: RgbImage } {
+/** Most probable class per occluder position, as a categorical map over the image, and a legend line. */
+function classMapImage(image: RgbImage, classes: Int32Array, rows: number, cols: number, stride: number, names: string[]): { map: RgbImage; legend: string } {
   const up = upsampleGrid(classes, rows, cols, stride, image.height, image.width);
   const data = new Uint8Array(image.width * image.height * 3);
   for (let i = 0; i < up.length; i++) {
@@ -229,13 +230,8 @@ function classMapImage(image: RgbImage, classes: Int32Array, rows: number, cols:
     data[i * 3 + 2] = Math.round(image.data[i * 3 + 2] * 0.35 + b * 0.65);
   }
   const present = [...new Set(Array.from(classes))].sort((a, b) => a - b);
-  const swatches = present.map((c) => {
-    const [r, g, b] = hexRgb(PALETTE[c % PALETTE.length]);
-    const sw = new Uint8Array(16 * 16 * 3);
-    for (let i = 0; i < 256; i++) sw.set([r, g, b], i * 3);
-    return { image: { width: 16, height: 16, data: sw }, label: names[c] ?? `class ${c}` };
-  });
-  return { map: { width: image.width, height: image.height, data }, legend: drawGrid(swatches, { columns: swatches.length, cellSize: 16, margin: 4, fontSize: 11 }) };
+  const legend = present.map((c) => `${PALETTE_NAMES[c % PALETTE.length]} = ${names[c] ?? `class ${c}`}`).join(', ');
+  return { map: { width: image.width, height: image.height, data }, legend };
 }
 
 /** Occlusion sensitivity maps (Z&F Fig. 7): target score and most probable class per occluder position. */
@@ -252,16 +248,18 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
     const image = await loadFitted(file, size, options.fit);
     const res = await occlusionForModel(model, image, options.target, { ...options.occlusion, signal: options.signal });
     record.time('occlusion', res.seconds * 1000);
-    const what = res.resolved.kind === 'class' ? `p(${res.resolved.label})` : `${res.resolved.label.replace(/ at \(.*\)$/, '')} ${Array.isArray(options.target.position) ? 'activation' : 'total activation'}`;
+    const what =
+      res.resolved.kind === 'class'
+        ? `p(${model.classNames?.[res.resolved.index] ?? `class ${res.resolved.index}`})`
+        : `unit ${res.resolved.index} ${Array.isArray(options.target.position) ? 'activation' : 'total activation'}`;
     const heat = await overlayHeatmap(image, { values: upsampleGrid(res.target, res.rows, res.cols, res.stride, image.height, image.width), width: image.width, height: image.height }, { alpha: 0.6, colorbar: true, colorbarLabel: what });
     const cells: GridCell[] = [
       { image, label: basename(file), sublabel: `unoccluded ${what} = ${res.baseline.toPrecision(3)}` },
-      { image: heat, label: `(a) ${what} with the grey square there`, sublabel: `square ${res.size}px, stride ${res.stride}px` },
+      { image: heat, label: `(a) ${what}, square here`, sublabel: `square ${res.size}px, stride ${res.stride}px` },
     ];
     if (res.topClass && model.classNames) {
       const { map, legend } = classMapImage(image, res.topClass, res.rows, res.cols, res.stride, model.classNames);
-      cells.push({ image: captionImage(map, 'most probable class', { fontSize: 12 }), label: '(b) most probable class', sublabel: `unoccluded: ${model.classNames[res.baselineClass ?? 0]} ${res.baselineProb?.toFixed(3)}` });
-      cells.push({ image: legend, label: 'legend' });
+      cells.push({ image: captionImage(map, legend, { fontSize: 12 }), label: '(b) most probable class', sublabel: `unoccluded: ${model.classNames[res.baselineClass ?? 0]} ${res.baselineProb?.toFixed(3)}` });
     }
     const picture = drawGrid(cells, { columns: cells.length, cellSize: 260, title: `Occlusion sensitivity, ${model.name}` });
     const path = join(outDir, `occlusion-${stem(file)}-${targetSlug(options.target)}.png`);

@@ -53,6 +53,17 @@ export function checkClass(model: ConvNet, classIndex: number): void {
   }
 }
 
+/** A classifier head only fits the model's native input size (checked before running it: on wasm a
+ * pooling window larger than its input corrupts memory instead of failing). */
+export function checkHeadSize(model: ConvNet, height: number, width: number): void {
+  const [h, w] = model.inputSize;
+  if (height !== h || width !== w) {
+    throw new ConvlabError(`class targets need ${model.name}'s native input size ${w}x${h}, got ${width}x${height}`, {
+      hint: 'leave out --size for class targets, or target a unit (--layer NAME --unit N) at any size',
+    });
+  }
+}
+
 /** Layers that have a spatial [h, w, c] output: the ones a unit can be picked from. */
 export function spatialLayers(model: ConvNet): string[] {
   return model.layers.filter((l) => l.outputShape.length === 4 && l.kind !== 'input').map((l) => l.name);
@@ -82,6 +93,7 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
   if (target.classIndex !== undefined) {
     const layer = headOutput(model);
     checkClass(model, target.classIndex);
+    checkHeadSize(model, image.shape[1], image.shape[2]);
     const { logit, probability } = tf.tidy(() => {
       const logits = classLogits(model, model.preprocess(image));
       const row = tf.reshape(logits, [-1]);

@@ -56,9 +56,9 @@ export function occlusionGrid(height: number, width: number, size: number, strid
     for (let j = 0; j < cols; j++) {
       const cy = i * stride + stride / 2;
       const cx = j * stride + stride / 2;
-      const y0 = Math.max(0, Math.round(cy - size / 2));
-      const x0 = Math.max(0, Math.round(cx - size / 2));
-      boxes.push({ y0, x0, y1: Math.min(height, y0 + size), x1: Math.min(width, x0 + size) });
+      const y0 = Math.round(cy - size / 2);
+      const x0 = Math.round(cx - size / 2);
+      boxes.push({ y0: Math.max(0, y0), x0: Math.max(0, x0), y1: Math.min(height, y0 + size), x1: Math.min(width, x0 + size) });
     }
   }
   return { rows, cols, boxes };

@@ -3,6 +3,9 @@
  * of standard deviation sigma * (max - min of the image). The paper finds sigma 10-20% and n about 50
  * work well; the defaults (n = 25, sigma = 0.15) trade a little smoothness for half the time. The
  * target position is fixed on the clean image, so every noisy copy explains the same activation.
+ * For units inside a network (rather than class logits) noise that strong often switches the unit
+ * off (MobileNetV2's block_13 units go from 3.4 to about -2 before the ReLU at sigma 0.15), leaving a
+ * zero gradient: params.zeroGradientSamples counts those samples; use a smaller sigma (0.02) there.
  */
 import { tf, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
@@ -36,13 +39,18 @@ export class SmoothGrad extends BaseMethod {
     const range = tf.tidy(() => tf.sub(tf.max(image), tf.min(image)).dataSync()[0]);
     const std = sigma * (range > 0 ? range : 255);
     let total = tf.zeros([h, w, 3]);
+    let zeroSamples = 0;
     for (let start = 0, k = 0; start < samples; start += batchSize, k++) {
       const n = Math.min(batchSize, samples - start);
-      const next = tf.tidy(() => {
+      const [next, zeros] = tf.tidy(() => {
         const noisy = tf.add(tf.tile(image, [n, 1, 1, 1]), tf.randomNormal([n, h, w, 3], 0, std, 'float32', seed + k)) as Tensor4D;
         const g = imageGradient(this.model, noisy, target, 'normal');
-        return tf.add(total, tf.sum(squared ? tf.square(g) : g, 0));
+        // Samples whose gradient vanished (the noise switched the target unit off, or saturated it).
+        const zero = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(g), [1, 2, 3]), 0), 'int32'));
+        return [tf.add(total, tf.sum(squared ? tf.square(g) : g, 0)), zero];
       });
+      zeroSamples += zeros.dataSync()[0];
+      zeros.dispose();
       total.dispose();
       total = next;
       await new Promise((r) => setImmediate(r));
@@ -51,6 +59,6 @@ export class SmoothGrad extends BaseMethod {
     const pixels = (await mean.data()) as Float32Array;
     mean.dispose();
     total.dispose();
-    return { pixels, heat: heatFromPixels(pixels, w, h), params: { samples, sigma, noiseStd: std, batchSize, seed, squared } };
+    return { pixels, heat: heatFromPixels(pixels, w, h), params: { samples, sigma, noiseStd: std, batchSize, seed, squared, zeroGradientSamples: zeroSamples } };
   }
 }

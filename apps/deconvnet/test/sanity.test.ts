@@ -1,0 +1,47 @@
+import test from 'ava';
+import { pearson, ranks, spearman, spearmanAbs, ssim } from '../src/stats.js';
+import { sanityCheck, checkpoints, cascadeLayers } from '../src/sanity-check.js';
+import { tinyVgg } from './helpers/nets.js';
+
+test('rank statistics', (t) => {
+  t.deepEqual(Array.from(ranks([10, 20, 20, 5])), [2, 3.5, 3.5, 1]);
+  t.is(spearman([1, 2, 3, 4], [10, 20, 30, 1000]), 1);
+  t.is(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1);
+  t.is(spearmanAbs([-4, 1, -2], [4, -1, 2]), 1);
+  t.true(Math.abs(pearson([1, 2, 3], [2, 4, 7]) - 0.9934) < 1e-3);
+});
+
+test('SSIM: 1 for identical maps, lower for a shifted one, symmetric', (t) => {
+  const w = 24;
+  const a = Float32Array.from({ length: w * w }, (_, i) => ((i % w) / w) * Math.sin(i / 7) * 0.5 + 0.5);
+  const b = Float32Array.from({ length: w * w }, (_, i) => a[(i + 5) % (w * w)]);
+  t.true(Math.abs(ssim(a, a, w, w) - 1) < 1e-9);
+  const s = ssim(a, b, w, w);
+  t.true(s < 0.9);
+  t.true(Math.abs(s - ssim(b, a, w, w)) < 1e-12);
+});
+
+test('cascading randomization: checkpoints, per-step similarities, and the trained weights restored', async (t) => {
+  t.deepEqual(checkpoints(10, 4), [0, 3, 6, 9]);
+  t.deepEqual(checkpoints(3, 8), [0, 1, 2]);
+  const net = tinyVgg(32);
+  t.deepEqual(cascadeLayers(net, 'logits'), ['logits', 'block2_conv2', 'block2_conv1', 'block1_conv2', 'block1_conv1']);
+  const before = net.model.getLayer('block1_conv1').getWeights()[0].dataSync().slice();
+  const image = { width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 29) % 256) };
+  const res = await sanityCheck({ model: net, image, target: { classIndex: 0 }, methods: ['saliency', 'guided', 'gradcam'], steps: 5 });
+  t.true(res.complete);
+  t.deepEqual(res.steps.map((s) => s.count), [1, 2, 3, 4, 5]);
+  for (const m of res.methods) {
+    t.is(m.spearman.length, 5);
+    t.is(m.heats.length, 6);
+    t.true(m.spearman.every((v) => v >= -1 && v <= 1) && m.ssim.every((v) => v >= -1 && v <= 1.000001));
+  }
+  // With every layer random, the gradient no longer matches the trained map.
+  const saliency = res.methods.find((m) => m.method === 'saliency')!;
+  t.true(saliency.spearman.at(-1)! < 0.9);
+  t.deepEqual(Array.from(net.model.getLayer('block1_conv1').getWeights()[0].dataSync()), Array.from(before));
+  // The model still gives the trained maps afterwards.
+  const again = await sanityCheck({ model: net, image, target: { classIndex: 0 }, methods: ['saliency'], steps: 1 });
+  t.deepEqual(Array.from(again.methods[0].heats[0]), Array.from(saliency.heats[0]));
+  net.dispose();
+});
