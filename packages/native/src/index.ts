@@ -57,3 +57,6 @@ export function nativeKernelStats(): ReturnType<typeof kernelStats> {
 export function clearNativeCaches(): void {
   loadAddon()?.clearCaches();
 }
+
+export { frozenConv2d } from './frozen-ops.js';
+export type { FrozenActivation, FrozenConvOptions } from './frozen-ops.js';

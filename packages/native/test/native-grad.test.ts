@@ -12,7 +12,7 @@ function makeNet() {
   const params = [w1, b1, w2, w3, b3, w4, b4, dense, dbias];
   const forward = (x: tf.Tensor4D, ws: tf.Tensor[] = params) => {
     const [cw1, cb1, cw2, cw3, cb3, cw4, cb4, cd, cdb] = ws;
-    let h: tf.Tensor4D = tf.relu(tf.add(tf.conv2d(x, cw1 as tf.Tensor4D, 1, 'same'), cb1));
+    let h = tf.relu(tf.add(tf.conv2d(x, cw1 as tf.Tensor4D, 1, 'same'), cb1)) as tf.Tensor4D;
     const gram1 = tf.matMul(tf.reshape(h, [-1, 8]), tf.reshape(h, [-1, 8]), true, false);
     h = tf.maxPool(h, 2, 2, 'same');
     h = tf.relu6(tf.depthwiseConv2d(h, cw2 as tf.Tensor4D, 2, 'valid'));
@@ -20,7 +20,7 @@ function makeNet() {
     // gradient eagerly, as tfjs-layers' Conv2D does).
     h = tf.relu(tf.fused.conv2d({ x: h, filter: cw3 as tf.Tensor4D, bias: cb3, activation: 'linear', strides: 1, pad: 'same' }));
     h = tf.avgPool(h, 3, 1, 'valid');
-    h = tf.sigmoid(tf.sub(tf.conv2d(h, cw4 as tf.Tensor4D, 1, 'same'), cb4));
+    h = tf.sigmoid(tf.sub(tf.conv2d(h, cw4 as tf.Tensor4D, 1, 'same'), cb4)) as tf.Tensor4D;
     const pooled = tf.mean(h, [1, 2]);
     const logits = tf.elu(tf.fused.matMul({ a: pooled, b: cd as tf.Tensor2D, bias: cdb, activation: 'linear' }));
     return tf.add(tf.mul(tf.sum(tf.square(gram1)), 1e-4), tf.sum(tf.mul(logits, logits)));
@@ -61,7 +61,7 @@ nativeTest('memory stays flat over 200 iterations of a style-transfer step', asy
     const out: tf.Tensor4D[] = [];
     let h = img;
     layers.forEach((l, i) => {
-      h = tf.relu(tf.add(tf.conv2d(h, l.w as tf.Tensor4D, 1, 'same'), l.b));
+      h = tf.relu(tf.add(tf.conv2d(h, l.w as tf.Tensor4D, 1, 'same'), l.b)) as tf.Tensor4D;
       out.push(h);
       if (i === 1) h = tf.maxPool(h, 2, 2, 'valid');
     });
@@ -85,7 +85,7 @@ nativeTest('memory stays flat over 200 iterations of a style-transfer step', asy
   const step = tf.grad((img: tf.Tensor) => loss(img as tf.Tensor4D));
   const iterate = () => tf.tidy(() => {
     const g = step(image);
-    image.assign(tf.clipByValue(tf.sub(image, tf.mul(g, 0.01)), 0, 1));
+    image.assign(tf.clipByValue(tf.sub(image, tf.mul(g, 0.01)), 0, 1) as tf.Tensor4D);
   });
   for (let i = 0; i < 20; i++) iterate();
   if (global.gc) global.gc();

@@ -1,0 +1,82 @@
+/**
+ * Shared pieces of the benchmarks (tools/bench/index.ts runs them): flag parsing, backend start-up,
+ * timing, and the one JSON result line each benchmark process prints for the runner.
+ */
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { initEngine, tf } from '@convlab/core';
+
+export interface BenchResult {
+  bench: string;
+  backend: string;
+  /** e.g. "512 px" or "batch 64". */
+  config: string;
+  secondsPerIter: number;
+  /** Process CPU seconds (user + system) per timed iteration: on a busy shared machine, divided by the
+   * thread count it estimates the wall time the same work takes on idle cores. */
+  cpuSecondsPerIter?: number;
+  /** Load average over the last minute when the run ended (the machine is shared). */
+  load1?: number;
+  /** Floating-point operations per iteration, counted analytically (multiply-add = 2). */
+  gflopPerIter: number;
+  peakRssMB: number;
+  iterations: number;
+  engineDetail: string;
+  note?: string;
+}
+
+export interface BenchFlags {
+  backend: string;
+  size: number;
+  iters: number;
+  warmup: number;
+}
+
+export function benchFlags(defaults: Partial<BenchFlags> = {}): BenchFlags {
+  const { values } = parseArgs({
+    options: {
+      backend: { type: 'string', default: defaults.backend ?? 'native' },
+      size: { type: 'string', default: String(defaults.size ?? 256) },
+      iters: { type: 'string', default: String(defaults.iters ?? 3) },
+      warmup: { type: 'string', default: String(defaults.warmup ?? 1) },
+    },
+  });
+  return { backend: values.backend, size: Number(values.size), iters: Number(values.iters), warmup: Number(values.warmup) };
+}
+
+export async function startEngine(backend: string): Promise<{ backend: string; detail: string }> {
+  const info = await initEngine({ backend, log: false });
+  return { backend: info.backend, detail: info.detail };
+}
+
+let lastCpuSeconds: number | undefined;
+
+/** Mean seconds of `iters` calls after `warmup` untimed ones; fn must finish its work (read data). */
+export async function timeIterations(fn: () => Promise<void>, iters: number, warmup: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) await fn();
+  const c = process.cpuUsage(c0);
+  lastCpuSeconds = (c.user + c.system) / 1e6 / iters;
+  return (performance.now() - t0) / 1000 / iters;
+}
+
+/** Peak resident set size of this process so far, in MB. */
+export function peakRssMB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Print the line tools/bench/index.ts collects, plus a readable one. */
+export function report(r: BenchResult): void {
+  r.cpuSecondsPerIter ??= lastCpuSeconds;
+  r.load1 ??= loadavg()[0];
+  process.stderr.write(
+    `${r.bench} ${r.config} on ${r.backend}: ${r.secondsPerIter.toFixed(3)} s/iter, ` +
+      `${(r.gflopPerIter / r.secondsPerIter).toFixed(1)} GFLOP/s, peak RSS ${r.peakRssMB.toFixed(0)} MB, ` +
+      `CPU ${r.cpuSecondsPerIter?.toFixed(3) ?? '?'} s/iter, load ${r.load1.toFixed(1)}\n`,
+  );
+  console.log(`BENCH ${JSON.stringify(r)}`);
+}
+
+export { tf };
