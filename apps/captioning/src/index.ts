@@ -3,7 +3,7 @@ export * from './vocab.js';
 export * from './data/index.js';
 export * from './metrics/index.js';
 export * from './decoders/index.js';
-export { lstmStep, mm, type LstmState } from './lstm.js';
+export { lstmStep, lstmStepOps, setLstmCellImpl, gatherRows, mm, type LstmState } from './lstm.js';
 export { ParamStore, rng } from './params.js';
 export * from './beam-search.js';
 export * from './batches.js';
