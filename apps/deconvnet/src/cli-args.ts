@@ -58,7 +58,8 @@ export function parseTarget(values: { class?: string; layer?: string; unit?: str
       hint: 'list layers with: convlab-deconv layers --model NAME',
     });
   }
-  return { layer: values.layer, unit: int(values.unit.trim(), '--unit'), position: parsePosition(values.position) };
+  const unit = values.unit.trim().toLowerCase() === 'strongest' ? 'strongest' : int(values.unit.trim(), '--unit');
+  return { layer: values.layer, unit, position: parsePosition(values.position) };
 }
 
 export function parseMethods(value: string | undefined, fallback: readonly MethodName[] = METHOD_NAMES): MethodName[] {

@@ -33,7 +33,7 @@ commands:
   layers              the model's layers with shapes and receptive fields
 
 target (attribute, project, occlusion, sanity):
-  --layer NAME --unit N [--position y,x | argmax | all]    or    --class K (the model's head)
+  --layer NAME --unit N|strongest [--position y,x | argmax | all]    or    --class K (the model's head)
 
 common:
   --model mobilenet_v2|inception_v3|vgg16|vgg19|custom (default mobilenet_v2)  --weights default|random|PATH

@@ -60,7 +60,7 @@ function stem(file: string): string {
 function targetSlug(t: Target): string {
   if (t.classIndex !== undefined) return `class${t.classIndex}`;
   const pos = Array.isArray(t.position) ? `-y${t.position[0]}x${t.position[1]}` : t.position === 'all' ? '-all' : '';
-  return `${safeName(t.layer ?? 'layer')}-unit${t.unit}${pos}`;
+  return `${safeName(t.layer ?? 'layer')}-${t.unit === 'strongest' ? 'strongest' : `unit${t.unit}`}${pos}`;
 }
 
 function modelInfo(model: ConvNet) {

@@ -10,8 +10,8 @@ import type { ConvNet, ForwardOptions } from '@convlab/models';
 export interface Target {
   /** Layer name or alias (unit targets; also the Grad-CAM layer default). */
   layer?: string;
-  /** Channel index in the layer. */
-  unit?: number;
+  /** Channel index in the layer, or 'strongest': the channel with the largest activation on this image (Z&F Fig. 7). */
+  unit?: number | 'strongest';
   /** Feature-map position [y, x]; 'argmax' (default) = strongest position of the channel; 'all' = sum over the map. */
   position?: [number, number] | 'argmax' | 'all';
   /** Class of the model's head (instead of a unit). */
@@ -122,8 +122,8 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
   if (info.outputShape.length !== 4 && target.position !== 'all' && target.position !== undefined) {
     throw new ConvlabError(`layer ${layer} has no spatial map, so a position cannot be given`, { hint: 'leave out --position' });
   }
-  checkUnit(model, layer, target.unit);
-  const unit = target.unit;
+  const unit = target.unit === 'strongest' ? strongestChannel(model, image, layer) : target.unit;
+  checkUnit(model, layer, unit);
   return tf.tidy(() => {
     const act = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
     if (act.rank !== 4) {
@@ -160,6 +160,15 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
       value,
       label: `${layer} unit ${unit} at (${position[0]}, ${position[1]})`,
     };
+  });
+}
+
+/** The channel of a layer with the largest activation anywhere on the image. */
+export function strongestChannel(model: ConvNet, image: Tensor4D, layer: string): number {
+  return tf.tidy(() => {
+    const act = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
+    const flat = tf.reshape(act, [-1, act.shape[act.rank - 1]]);
+    return tf.argMax(tf.max(flat, 0)).dataSync()[0];
   });
 }
 
