@@ -162,6 +162,7 @@ async function cmdTrain(flags: Flags, signal: AbortSignal): Promise<void> {
       attentionDim: num(flags, 'attention', hidden, true),
       dropout: num(flags, 'dropout', 0.3),
       alphaReg: 1,
+      normalizeFeatures: true,
     },
     num(flags, 'seed', 1, true),
   );

@@ -31,7 +31,7 @@ export class ParamStore {
     this.random = rng(seed);
   }
 
-  add(name: string, shape: number[], init: Init = 'glorot', scale = 0.08): Variable {
+  add(name: string, shape: number[], init: Init = 'glorot', scale = 0.08, trainable = true): Variable {
     const size = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(size);
     if (init === 'uniform') for (let i = 0; i < size; i++) values[i] = (this.random() * 2 - 1) * scale;
@@ -43,7 +43,7 @@ export class ParamStore {
     } else if (init === 'ones') values.fill(1);
     else if (typeof init === 'object') values.fill(init.constant);
     const init0 = tf.tensor(values, shape);
-    const v = tf.variable(init0, true, `${this.prefix}/${name}`);
+    const v = tf.variable(init0, trainable, `${this.prefix}/${name}`);
     init0.dispose();
     this.vars.set(name, v);
     return v;
@@ -67,6 +67,10 @@ export class ParamStore {
       }
       v.assign(t);
     }
+  }
+
+  trainable(): Variable[] {
+    return [...this.vars.values()].filter((v) => v.trainable);
   }
 
   count(): number {

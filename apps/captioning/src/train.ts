@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tf, writeJsonAtomic } from '@convlab/core';
 import type { Scalar, Tensor, Variable } from '@convlab/core';
 import type { CaptionDecoder } from './decoders/types.js';
+import { setFeatureStats } from './decoders/common.js';
 import { bucketBatches, disposeBatch, makeBatch, type FeatureTable, type Pair } from './batches.js';
 import { captionRows, scoreCaptions, type MetricScores } from './eval.js';
 import { rng } from './params.js';
@@ -127,9 +128,10 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
     state = JSON.parse(readFileSync(join(lastDir, 'train-state.json'), 'utf8')) as TrainState;
   }
 
+  if (state.epoch === 0) setFeatureStats(decoder, data.features, data.train.map((t) => t.row));
   const pairs: Pair[] = data.train.flatMap((it) => it.captions.map((ids) => ({ row: it.row, ids })));
   const valItems = options.valLimit ? data.val.slice(0, options.valLimit) : data.val;
-  const vars = [...decoder.params.vars.values()] as Variable[];
+  const vars = decoder.params.trainable() as Variable[];
   let stoppedEarly = false;
   let best: MetricScores | undefined = state.history.find((h) => h.epoch === state.bestEpoch)?.val;
 
@@ -199,7 +201,7 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
 
 async function restoreOptimizerAfterWarmup(optimizer: AdamOptimizer, decoder: CaptionDecoder, saved: Map<string, Tensor>): Promise<void> {
   const zeroGrads: Record<string, Tensor> = {};
-  for (const v of decoder.params.vars.values()) zeroGrads[v.name] = tf.zerosLike(v);
+  for (const v of decoder.params.trainable()) zeroGrads[v.name] = tf.zerosLike(v);
   const lr = (optimizer as unknown as { learningRate: number }).learningRate;
   (optimizer as unknown as { learningRate: number }).learningRate = 0;
   optimizer.applyGradients(zeroGrads as unknown as NamedMap);

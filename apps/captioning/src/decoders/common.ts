@@ -1,6 +1,7 @@
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';
-import type { DecoderState } from './types.js';
+import type { CaptionDecoder, DecoderConfig, DecoderState } from './types.js';
+import type { ParamStore } from '../params.js';
 import { gatherRows, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 
@@ -37,3 +38,45 @@ export function maybeDropout<T extends Tensor>(x: T, rate: number, training: boo
 }
 
 export { mm };
+
+/** Register feat_mean / feat_std (identity until setFeatureStats) when the config asks for it. */
+export function addFeatureStats(p: ParamStore, config: DecoderConfig): void {
+  if (!config.normalizeFeatures) return;
+  p.add('feat_mean', [config.featureDim], 'zeros', 0, false);
+  p.add('feat_std', [config.featureDim], 'ones', 0, false);
+}
+
+/** (x - mean) / std over the last axis, if the decoder normalizes features. */
+export function normalize(p: ParamStore, config: DecoderConfig, x: Tensor): Tensor {
+  if (!config.normalizeFeatures) return x;
+  return tf.div(tf.sub(x, p.get('feat_mean')), p.get('feat_std'));
+}
+
+/** Per-channel mean and std over the given feature rows (all grid locations for grid features). */
+export function setFeatureStats(decoder: CaptionDecoder, table: { shape: number[]; data: Float32Array }, rows: number[]): void {
+  if (!decoder.config.normalizeFeatures) return;
+  const d = table.shape[table.shape.length - 1];
+  const per = table.shape.reduce((a, b) => a * b, 1);
+  const sum = new Float64Array(d);
+  const sq = new Float64Array(d);
+  let n = 0;
+  for (const r of rows) {
+    const base = r * per;
+    for (let o = 0; o < per; o += d) {
+      for (let j = 0; j < d; j++) {
+        const v = table.data[base + o + j];
+        sum[j] += v;
+        sq[j] += v * v;
+      }
+      n++;
+    }
+  }
+  const mean = new Float32Array(d);
+  const std = new Float32Array(d);
+  for (let j = 0; j < d; j++) {
+    mean[j] = sum[j] / n;
+    std[j] = Math.sqrt(Math.max(sq[j] / n - mean[j] * mean[j], 0)) + 1e-3;
+  }
+  decoder.params.get('feat_mean').assign(tf.tensor1d(mean));
+  decoder.params.get('feat_std').assign(tf.tensor1d(std));
+}

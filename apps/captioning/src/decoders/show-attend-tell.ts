@@ -13,7 +13,7 @@ import { ParamStore } from '../params.js';
 import { gatherRows, lstmStep, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput, TrainBatch } from './types.js';
-import { embed, gatherState, maybeDropout } from './common.js';
+import { addFeatureStats, embed, gatherState, maybeDropout, normalize } from './common.js';
 
 export class ShowAttendTellDecoder implements CaptionDecoder {
   readonly params: ParamStore;
@@ -26,6 +26,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     const a = config.attentionDim ?? h;
     if (!config.gridSize) throw new Error('show-attend-tell needs gridSize');
     const p = new ParamStore(seed);
+    addFeatureStats(p, config);
     p.add('enc_w', [d, h]);
     p.add('enc_b', [h], 'zeros');
     p.add('init_h_w', [h, h]);
@@ -58,7 +59,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
   private annotate(features: Tensor, training: boolean): { ann: Tensor3D; annProj: Tensor3D } {
     const [b, l, d] = features.shape as [number, number, number];
     const h = this.config.hiddenDim;
-    const flat = maybeDropout(tf.reshape(features, [b * l, d]) as Tensor2D, this.config.dropout, training);
+    const flat = maybeDropout(normalize(this.params, this.config, tf.reshape(features, [b * l, d])) as Tensor2D, this.config.dropout, training);
     const ann2 = tf.relu(tf.add(mm(flat, this.w('enc_w')), this.w('enc_b'))) as Tensor2D;
     const annProj = tf.reshape(tf.add(mm(ann2, this.w('att_wa')), this.w('att_b')), [b, l, -1]) as Tensor3D;
     return { ann: tf.reshape(ann2, [b, l, h]) as Tensor3D, annProj };

@@ -7,7 +7,7 @@ import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';
 import { ParamStore } from '../params.js';
 import { lstmStep, mm } from '../lstm.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput, TrainBatch } from './types.js';
-import { embed, gatherState, maskedCrossEntropy, maybeDropout } from './common.js';
+import { addFeatureStats, embed, gatherState, maskedCrossEntropy, maybeDropout, normalize } from './common.js';
 
 export class ShowTellDecoder implements CaptionDecoder {
   readonly params: ParamStore;
@@ -18,6 +18,7 @@ export class ShowTellDecoder implements CaptionDecoder {
   ) {
     const { vocabSize: v, featureDim: f, embedDim: e, hiddenDim: h } = config;
     const p = new ParamStore(seed);
+    addFeatureStats(p, config);
     p.add('img_w', [f, e]);
     p.add('img_b', [e], 'zeros');
     p.add('embed', [v, e], 'uniform', 0.1);
@@ -34,7 +35,7 @@ export class ShowTellDecoder implements CaptionDecoder {
   }
 
   private imageInput(features: Tensor, training: boolean): Tensor2D {
-    const x = tf.add(mm(maybeDropout(features as Tensor2D, this.config.dropout, training), this.w('img_w')), this.w('img_b')) as Tensor2D;
+    const x = tf.add(mm(maybeDropout(normalize(this.params, this.config, features) as Tensor2D, this.config.dropout, training), this.w('img_w')), this.w('img_b')) as Tensor2D;
     return x;
   }
 

@@ -15,6 +15,11 @@ export interface DecoderConfig {
   /** Attention only: size of the attention MLP. */
   attentionDim?: number;
   dropout: number;
+  /**
+   * Standardize features with per-channel mean/std of the training set (stored as non-trainable weights
+   * feat_mean/feat_std). ReLU features share a large common component that otherwise dominates.
+   */
+  normalizeFeatures?: boolean;
   /** Attention only: weight of the doubly stochastic regularizer sum_i (1 - sum_t alpha_ti)^2. */
   alphaReg?: number;
 }

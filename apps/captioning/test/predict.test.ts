@@ -1,0 +1,93 @@
+import test from 'ava';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConvlabError, initEngine, saveImage } from '@convlab/core';
+import { captionImages, createDecoder, loadCaptionModel, saveCaptionModel, PRETRAINED_DIR, Vocabulary, generateScenes, type EncoderSpec } from '../src/index.js';
+
+const CONTENT = fileURLToPath(new URL('../../../assets/content/', import.meta.url));
+const SPEC: EncoderSpec = { type: 'random-conv', layer: 'conv2', inputSize: [64, 64], pool: 'flatten', seed: 7 };
+
+test.before(async () => {
+  await initEngine({ log: false });
+});
+
+async function tinyModel(dir: string): Promise<void> {
+  const vocab = new Vocabulary(['<pad>', '<start>', '<end>', '<unk>', 'a', 'shape']);
+  const decoder = createDecoder({ kind: 'show-tell', vocabSize: vocab.size, featureDim: 768, embedDim: 8, hiddenDim: 8, dropout: 0 }, 1);
+  await saveCaptionModel(dir, { decoder, vocab, encoder: SPEC, maxLength: 5 });
+  decoder.params.dispose();
+}
+
+test('the shipped model captions the bundled sample photos, with different captions', async (t) => {
+  if (!existsSync(join(PRETRAINED_DIR, 'config.json'))) {
+    t.fail(`no shipped model in ${PRETRAINED_DIR}`);
+    return;
+  }
+  const images = readdirSync(CONTENT)
+    .filter((f) => f.endsWith('.jpg'))
+    .map((f) => join(CONTENT, f));
+  const results = await captionImages({ images, beam: 3 });
+  const model = loadCaptionModel(PRETRAINED_DIR);
+  for (const r of results) {
+    t.log(`${r.path.split('/').pop()}: ${r.caption}`);
+    const words = r.caption.split(' ');
+    t.true(words.length >= 3 && words.length <= 20, r.caption);
+    for (const w of words) t.true(model.vocab.has(w), `${w} in vocabulary`);
+  }
+  t.true(new Set(results.map((r) => r.caption)).size >= 3, 'captions differ across photos');
+  model.decoder.params.dispose();
+});
+
+test('predict on an unreadable image gives a ConvlabError naming the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'caption-err-'));
+  try {
+    await tinyModel(join(dir, 'model'));
+    writeFileSync(join(dir, 'broken.jpg'), 'not a jpeg at all');
+    const err = await t.throwsAsync(captionImages({ images: [join(dir, 'broken.jpg')], model: join(dir, 'model') }), { instanceOf: ConvlabError });
+    t.regex(err!.message, /broken\.jpg/);
+    await t.throwsAsync(captionImages({ images: [join(dir, 'nope.jpg')], model: join(dir, 'model') }), { instanceOf: ConvlabError, message: /not found/ });
+    // A readable image works with the same model.
+    await saveImage(generateScenes(1)[0].image, join(dir, 'ok.png'));
+    const [r] = await captionImages({ images: [join(dir, 'ok.png')], model: join(dir, 'model'), beam: 2 });
+    t.is(typeof r.caption, 'string');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('missing model files and a vocabulary mismatch give clear ConvlabErrors', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'caption-err-'));
+  try {
+    const model = join(dir, 'model');
+    await tinyModel(model);
+    t.throws(() => loadCaptionModel(join(dir, 'absent')), { instanceOf: ConvlabError, message: /not found/ });
+    for (const file of ['weights.bin', 'vocab.json', 'config.json']) {
+      const broken = join(dir, `no-${file}`);
+      mkdirSync(broken);
+      for (const f of ['weights.bin', 'vocab.json', 'config.json']) if (f !== file) copyFileSync(join(model, f), join(broken, f));
+      t.throws(() => loadCaptionModel(broken), { instanceOf: ConvlabError, message: new RegExp(`missing ${file.replace('.', '\\.')}`) });
+    }
+    const mismatch = join(dir, 'mismatch');
+    mkdirSync(mismatch);
+    for (const f of ['weights.bin', 'config.json']) copyFileSync(join(model, f), join(mismatch, f));
+    const vocab = JSON.parse(readFileSync(join(model, 'vocab.json'), 'utf8'));
+    vocab.words.push('extra');
+    writeFileSync(join(mismatch, 'vocab.json'), JSON.stringify(vocab));
+    t.throws(() => loadCaptionModel(mismatch), { instanceOf: ConvlabError, message: /vocabulary mismatch/ });
+    // Weights of another shape (a config edited to a larger vocabulary): named weight and shapes in the message.
+    const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    cfg.decoder.vocabSize += 1;
+    writeFileSync(join(mismatch, 'config.json'), JSON.stringify(cfg));
+    t.throws(() => loadCaptionModel(mismatch), { instanceOf: ConvlabError, message: /shape/ });
+    // Truncated weights.
+    const trunc = join(dir, 'trunc');
+    mkdirSync(trunc);
+    for (const f of ['vocab.json', 'config.json']) copyFileSync(join(model, f), join(trunc, f));
+    writeFileSync(join(trunc, 'weights.bin'), readFileSync(join(model, 'weights.bin')).subarray(0, 100));
+    t.throws(() => loadCaptionModel(trunc), { instanceOf: ConvlabError, message: /truncated/ });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
