@@ -1,8 +1,18 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamMinimize, createLbfgs, cubicInterpolate, lossAndGradOf, minimize, minimizeLbfgs, type LossAndGradFn } from '../src/numerics/index.js';
+import {
+  adamMinimize,
+  createLbfgs,
+  cubicInterpolate,
+  jsVectorMath,
+  lossAndGradOf,
+  minimize,
+  minimizeLbfgs,
+  tfVectorMath,
+  type LossAndGradFn,
+} from '../src/numerics/index.js';
 import { ConvlabError } from '../src/errors.js';
-import { maxAbsDiff } from './helpers.js';
+import { maxAbs, maxAbsDiff } from './helpers.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -102,7 +112,7 @@ test.serial('memory stays flat over many iterations once the history is full', a
   const target = tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 3);
   // A non-quadratic objective that keeps the optimiser busy: Rosenbrock on pairs plus a pull to a target.
   const fn = lossAndGradOf((x) => tf.add(tf.mul(0.01, rosenbrock(x)), tf.sum(tf.square(tf.sub(x, target)))) as tf.Scalar);
-  for (const lineSearch of ['none', 'strong-wolfe'] as const) {
+  for (const [lineSearch, vectorMath] of [['none', 'js'], ['none', 'tf'], ['strong-wolfe', 'js'], ['strong-wolfe', 'tf']] as const) {
     const before = tf.memory().numTensors;
     const counts: number[] = [];
     const res = await minimizeLbfgs(fn, tf.zeros([1, 8, 8, 3]), {
@@ -112,6 +122,7 @@ test.serial('memory stays flat over many iterations once the history is full', a
       tolChange: -1,
       tolGrad: -1,
       lineSearch,
+      vectorMath,
       learningRate: lineSearch === 'none' ? 0.1 : 1,
       onIteration: () => {
         counts.push(tf.memory().numTensors);
@@ -123,6 +134,45 @@ test.serial('memory stays flat over many iterations once the history is full', a
     res.x.dispose();
     // zeros() input + nothing else left behind.
     t.is(tf.memory().numTensors, before + 1, `${lineSearch}: leaked ${tf.memory().numTensors - before - 1}`);
+  }
+});
+
+test.serial("the 'js' and 'tf' vector arithmetic agree, on cpu and on wasm", async (t) => {
+  // Same two-loop direction from the same history.
+  const shape = [1, 6, 5, 3];
+  const g = tf.randomNormal(shape, 0, 1, 'float32', 40);
+  const stps = [41, 42, 43].map((seed) => tf.randomNormal(shape, 0, 1, 'float32', seed));
+  const dirs = stps.map((s, i) => tf.add(s, tf.randomNormal(shape, 0, 0.3, 'float32', 50 + i)));
+  const ro = await Promise.all(stps.map(async (s, i) => 1 / (await tfVectorMath.dot(dirs[i], s))));
+  const dJs = jsVectorMath.direction(g, stps, dirs, ro, 0.7).dataSync();
+  const dTf = tfVectorMath.direction(g, stps, dirs, ro, 0.7).dataSync();
+  t.true(maxAbsDiff(dJs, dTf) < 1e-5 * maxAbs(dTf), `directions differ by ${maxAbsDiff(dJs, dTf)}`);
+  for (const op of ['dot', 'maxAbs', 'sumAbs'] as const) {
+    const a = await jsVectorMath[op](g, stps[0]);
+    const b = await tfVectorMath[op](g, stps[0]);
+    t.true(Math.abs(a - b) < 1e-5 * Math.abs(b), `${op}: ${a} vs ${b}`);
+  }
+  // Whole runs on a quadratic (no branchy line-search decisions): same iterates.
+  const { fn, xStar } = quadratic(8, 61, 20);
+  const run = async (vectorMath: 'js' | 'tf') => {
+    const res = await minimizeLbfgs(fn, tf.zeros([8]), { maxIterations: 6, historySize: 3, vectorMath });
+    const x = Array.from(res.x.dataSync());
+    res.x.dispose();
+    return x;
+  };
+  const viaJs = await run('js');
+  const viaTf = await run('tf');
+  t.true(maxAbsDiff(viaJs, viaTf) < 1e-4, `iterates differ by ${maxAbsDiff(viaJs, viaTf)}`);
+  t.true(maxAbsDiff(viaTf, xStar) < 0.5, 'and they made progress');
+  await import('@tensorflow/tfjs-backend-wasm');
+  t.true(await tf.setBackend('wasm'));
+  try {
+    const wasm = await run('tf');
+    t.true(maxAbsDiff(wasm, viaTf) < 1e-4, `wasm iterates differ by ${maxAbsDiff(wasm, viaTf)}`);
+    const res = await minimizeLbfgs(lossAndGradOf(rosenbrock), rosenbrockStart(2), { maxIterations: 100 });
+    t.true(maxAbsDiff(res.x.dataSync(), [1, 1]) < 2e-3, `wasm Rosenbrock ${res.x.dataSync()}`);
+  } finally {
+    await tf.setBackend('cpu');
   }
 });
 

@@ -4,3 +4,4 @@ export * from './types.js';
 export * from './lbfgs.js';
 export * from './adam.js';
 export * from './minimize.js';
+export * from './vector-math.js';

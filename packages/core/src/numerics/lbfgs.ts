@@ -4,9 +4,12 @@
  * min(1, 1/|g|_1) * lr, pairs with y.s <= 1e-10 skipped, and torch's `_strong_wolfe` line search
  * (cubic interpolation, c1 = 1e-4, c2 = 0.9, at most 25 evaluations) when asked for.
  *
- * Every vector operation runs as a tf op on the active backend; only scalars that steer control flow
- * (y.s, g.d, norms, losses) are read back. Tensors that are replaced are disposed at once, so the
- * tensor count stays flat once the history is full, over any number of iterations.
+ * The iterate, gradients, direction and curvature pairs are tensors on the active backend. The
+ * optimiser's own arithmetic runs as tf ops there, except on tfjs's cpu backend where plain JS loops
+ * over the same tensors' data are ~8x faster (see vector-math.ts); only scalars that steer control
+ * flow (y.s, g.d, norms, losses) are read back. Tensors that are replaced are disposed at once, so
+ * the tensor count stays flat once the history is full, over any number of iterations. Memory: the
+ * history holds 2 * historySize copies of x (100 pairs of a 512x512x3 image: 630 MB, as in torch).
  *
  * jcjohnson/neural-style runs torch7's optim.lbfgs with nCorrection 100, learningRate 1, no line
  * search and its tolerances disabled: {historySize: 100, lineSearch: 'none', tolChange: -1, tolGrad: -1}.
@@ -16,6 +19,7 @@ import '../tf.js';
 import { ConvlabError } from '../errors.js';
 import type { IterationInfo, LossAndGradFn, MinimizeResult, StopReason } from './types.js';
 import { evaluateLossAndGrad } from './types.js';
+import { vectorMathFor, type VectorMath, type VectorMathKind } from './vector-math.js';
 
 export interface LbfgsOptions {
   /** Iterations (parameter updates). Default 100. */
@@ -35,6 +39,12 @@ export interface LbfgsOptions {
   lineSearch?: 'none' | 'strong-wolfe';
   /** Step multiplier (torch's lr). Default 1. */
   learningRate?: number;
+  /**
+   * How the optimiser's own vector arithmetic runs: 'tf' ops on the active backend, 'js' loops over
+   * the tensors' data, or 'auto' (default): 'js' on tfjs's cpu backend, where it is much faster, 'tf'
+   * elsewhere. Results agree to float32 rounding.
+   */
+  vectorMath?: VectorMathKind | 'auto';
 }
 
 export interface MinimizeLbfgsOptions extends LbfgsOptions {
@@ -62,16 +72,6 @@ export interface Lbfgs {
   /** Free every tensor, x included. */
   dispose(): void;
 }
-
-const dot = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.tidy(() => tf.sum(tf.mul(a, b)));
-
-async function readScalar(t: tf.Tensor): Promise<number> {
-  const v = (await t.data())[0];
-  t.dispose();
-  return v;
-}
-
-const maxAbs = (t: tf.Tensor) => readScalar(tf.tidy(() => tf.max(tf.abs(t))));
 
 /** x + t * d, a new tensor. */
 const moveAlong = (x: tf.Tensor, t: number, d: tf.Tensor): tf.Tensor => tf.tidy(() => tf.add(x, tf.mul(d, t)));
@@ -109,6 +109,7 @@ interface LineSearchResult {
  * then owns (every other gradient evaluated here is disposed).
  */
 async function strongWolfe(
+  vm: VectorMath,
   evaluate: (t: number) => Promise<{ loss: number; grad: tf.Tensor }>,
   t0: number,
   d: tf.Tensor,
@@ -124,9 +125,9 @@ async function strongWolfe(
   const evalAt = async (t: number) => {
     const r = await evaluate(t);
     created.add(r.grad);
-    return { ...r, gtd: await readScalar(dot(r.grad, d)) };
+    return { ...r, gtd: await vm.dot(r.grad, d) };
   };
-  const dNorm = await maxAbs(d);
+  const dNorm = await vm.maxAbs(d);
   let t = t0;
   let { loss: fNew, grad: gNew, gtd: gtdNew } = await evalAt(t);
   let evaluations = 1;
@@ -231,6 +232,9 @@ function checkOptions(o: LbfgsOptions) {
   if (o.lineSearch !== undefined && o.lineSearch !== 'none' && o.lineSearch !== 'strong-wolfe') {
     throw new ConvlabError(`L-BFGS: unknown lineSearch "${o.lineSearch}"`, { hint: "use 'none' or 'strong-wolfe'" });
   }
+  if (o.vectorMath !== undefined && !['auto', 'tf', 'js'].includes(o.vectorMath)) {
+    throw new ConvlabError(`L-BFGS: unknown vectorMath "${o.vectorMath}"`, { hint: "use 'auto', 'tf' or 'js'" });
+  }
 }
 
 /**
@@ -247,6 +251,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
   const tolGrad = options.tolGrad ?? 1e-7;
   const lr = options.learningRate ?? 1;
   const lineSearch = options.lineSearch ?? 'strong-wolfe';
+  const vm = vectorMathFor(options.vectorMath);
 
   let x = tf.clone(x0);
   const first = await evaluateLossAndGrad(lossAndGrad, x);
@@ -257,7 +262,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
   const losses = [loss];
   let stopReason: StopReason | undefined;
   if (!Number.isFinite(loss)) stopReason = 'nonFinite';
-  else if ((await maxAbs(g)) <= tolGrad) stopReason = 'gradientTolerance';
+  else if ((await vm.maxAbs(g)) <= tolGrad) stopReason = 'gradientTolerance';
 
   let d: tf.Tensor | undefined; // search direction
   let t = 0; // step length along d of the last iteration
@@ -266,23 +271,6 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
   const stps: tf.Tensor[] = []; // s_k = x_{k+1} - x_k
   const ro: number[] = []; // 1 / (y_k . s_k)
   let hDiag = 1;
-
-  /** Two-loop recursion: d = -H g with H the L-BFGS inverse Hessian approximation. */
-  const direction = (grad: tf.Tensor): tf.Tensor =>
-    tf.tidy(() => {
-      let q = tf.neg(grad);
-      const al: tf.Tensor[] = new Array(dirs.length);
-      for (let i = dirs.length - 1; i >= 0; i--) {
-        al[i] = tf.mul(dot(stps[i], q), ro[i]);
-        q = tf.sub(q, tf.mul(dirs[i], al[i]));
-      }
-      let r = tf.mul(q, hDiag);
-      for (let i = 0; i < dirs.length; i++) {
-        const be = tf.mul(dot(dirs[i], r), ro[i]);
-        r = tf.add(r, tf.mul(stps[i], tf.sub(al[i], be)));
-      }
-      return r;
-    });
 
   const evaluateAt = (base: tf.Tensor, step: number, dir: tf.Tensor) => async () => {
     const xt = moveAlong(base, step, dir);
@@ -325,7 +313,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
       } else {
         const y = tf.sub(g, prevG!);
         const s = tf.mul(d!, t);
-        const ys = await readScalar(dot(y, s));
+        const ys = await vm.dot(y, s);
         if (ys > 1e-10) {
           if (dirs.length === historySize) {
             dirs.shift()!.dispose();
@@ -335,19 +323,19 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
           dirs.push(y);
           stps.push(s);
           ro.push(1 / ys);
-          hDiag = ys / (await readScalar(dot(y, y)));
+          hDiag = ys / (await vm.dot(y, y));
         } else {
           y.dispose();
           s.dispose();
         }
         d!.dispose();
-        d = direction(g);
+        d = vm.direction(g, stps, dirs, ro, hDiag);
       }
       prevG?.dispose();
       prevG = g; // g is replaced, never mutated, so the old tensor can serve as prev_flat_grad
       const prevLoss = loss;
-      t = iteration === 1 ? Math.min(1, 1 / (await readScalar(tf.tidy(() => tf.sum(tf.abs(g)))))) * lr : lr;
-      const gtd = await readScalar(dot(g, d!));
+      t = iteration === 1 ? Math.min(1, 1 / (await vm.sumAbs(g))) * lr : lr;
+      const gtd = await vm.dot(g, d!);
       if (gtd > -tolChange) {
         iteration -= 1;
         opt.stopReason = 'notDescent';
@@ -359,7 +347,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
       let stepEvaluations: number;
       if (lineSearch === 'strong-wolfe') {
         const dir = d!;
-        const ls = await strongWolfe((step) => evaluateAt(x, step, dir)(), t, dir, loss, g, gtd);
+        const ls = await strongWolfe(vm, (step) => evaluateAt(x, step, dir)(), t, dir, loss, g, gtd);
         ({ loss: newLoss, grad: newG, t, evaluations: stepEvaluations } = ls);
       } else {
         ({ loss: newLoss, grad: newG } = await evaluateAt(x, t, d!)());
@@ -385,8 +373,8 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
       // Stopping tests in torch's order.
       if (iteration >= maxIterations) opt.stopReason = 'maxIterations';
       else if (evaluations >= maxEvaluations) opt.stopReason = 'maxEvaluations';
-      else if ((await maxAbs(g)) <= tolGrad) opt.stopReason = 'gradientTolerance';
-      else if ((await maxAbs(d!)) * Math.abs(t) <= tolChange) opt.stopReason = 'stepTolerance';
+      else if ((await vm.maxAbs(g)) <= tolGrad) opt.stopReason = 'gradientTolerance';
+      else if ((await vm.maxAbs(d!)) * Math.abs(t) <= tolChange) opt.stopReason = 'stepTolerance';
       else if (Math.abs(loss - prevLoss) < tolChange) opt.stopReason = 'lossTolerance';
       return { iteration, loss, evaluations, x, step: t };
     },
