@@ -120,7 +120,8 @@ if (values.backend) {
 } else {
   const results: BackendResult[] = [];
   for (const backend of values.backends.split(',').map((s) => s.trim())) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@convlab/source', fileURLToPath(import.meta.url), '--backend', backend, ...process.argv.slice(2).filter((a) => !a.startsWith('--backends'))], {
+    const passOn = ['model', 'layer', 'unit-layer', 'runs', 'scan-images'].flatMap((k) => ['--' + k, String(values[k as keyof typeof values])]);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@convlab/source', fileURLToPath(import.meta.url), '--backend', backend, ...passOn], {
       cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -133,6 +134,7 @@ if (values.backend) {
     }
     results.push(JSON.parse(line.slice(7)));
   }
+  if (results.length === 0) throw new Error('no backend produced a result');
   const header = `| method | target | ${results.map((r) => r.backend).join(' | ')} |`;
   const lines = [header, `|---|---|${results.map(() => '---:').join('|')}|`];
   for (const row of results[0]?.maps ?? []) {

@@ -6,7 +6,7 @@
  * therefore share a unit's top-9, which the figure title says.
  */
 import { mkdir } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, relative } from 'node:path';
 import { cropImage, saveImage, writeJsonAtomic, type RgbImage } from '@convlab/core';
 import { loadModel, type ConvNet, type ReluBackward } from '@convlab/models';
 import { collectImageFiles, fitImage, flipHorizontal, loadFitted } from './images.js';
@@ -120,4 +120,44 @@ export async function zeilerFergusFigure(options: ZeilerFergusFigureOptions): Pr
   });
   if (typeof options.model !== 'object') model.dispose();
   return { model: model.name, layers: results, figures, images: count, augmented, seconds, record };
+}
+
+/** What the `npm start` demo page shows for this app (same shape as apps/studio's DemoSectionResult). */
+export interface DeconvDemoResult {
+  heading: string;
+  text: string;
+  figures: { image: string; caption?: string }[];
+  seconds: number;
+  files: string[];
+}
+
+/**
+ * The demo section: zeilerFergusFigure on the bundled photos into <outDir>/deconvnet, returned with
+ * figure paths relative to outDir (the demo page's folder). `quick` renders one layer, two units.
+ */
+export async function deconvnetDemo(ctx: { outDir: string; root: string; quick?: boolean; signal?: AbortSignal; log?: (line: string) => void }): Promise<DeconvDemoResult> {
+  const outDir = join(ctx.outDir, 'deconvnet');
+  const model = 'mobilenet_v2';
+  const layers = ctx.quick ? DEFAULT_FIGURE_LAYERS[model].slice(0, 1) : DEFAULT_FIGURE_LAYERS[model];
+  const r = await zeilerFergusFigure({
+    model,
+    layers,
+    units: { strongest: ctx.quick ? 2 : 4 },
+    images: join(ctx.root, 'assets/content'),
+    outDir,
+    signal: ctx.signal,
+    log: ctx.log,
+  });
+  const rel = (p: string) => relative(ctx.outDir, p).split('\\').join('/');
+  return {
+    heading: 'Deconvnet: what units respond to (Zeiler & Fergus 2013, Fig. 2)',
+    text:
+      `For ${r.layers.map((l) => `${l.layer} (units ${l.units.join(', ')})`).join(' and ')} of ${r.model}, the nine strongest activations over ${r.images} images ` +
+      (r.augmented ? `(the ${r.images / 4} photos with mirror images and two zooms each, since a top-9 needs more images than there are photos): ` : ': ') +
+      'left, the deconvnet projection of each activation back to pixels, cropped to the unit\'s receptive field; middle, guided backpropagation; right, the image patches. ' +
+      'MobileNetV2 has no max-pooling, so the deconvnet projection carries no switch information and looks alike for all nine; guided backprop shows the image structure.',
+    figures: r.figures.map((f, i) => ({ image: rel(f), caption: `${r.layers[i]?.layer}: top-9 per unit` })),
+    seconds: r.seconds,
+    files: [...r.figures, r.record].map(rel),
+  };
 }

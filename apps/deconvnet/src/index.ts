@@ -33,4 +33,4 @@ export { scanMaxima, topK, strongestUnits, fileKey, type ActivationFn, type Scan
 export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } from './top9/render.js';
 export { runTop9, spreadUnits, type Top9Options, type Top9Result, type UnitSelection } from './top9/run.js';
 export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, type RunOutput } from './runs.js';
-export { zeilerFergusFigure, augmentPhoto, DEFAULT_FIGURE_LAYERS, type ZeilerFergusFigureOptions, type ZeilerFergusFigureResult } from './figure.js';
+export { zeilerFergusFigure, deconvnetDemo, augmentPhoto, DEFAULT_FIGURE_LAYERS, type ZeilerFergusFigureOptions, type ZeilerFergusFigureResult, type DeconvDemoResult } from './figure.js';
