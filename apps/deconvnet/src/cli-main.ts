@@ -25,7 +25,7 @@ commands:
                       --square PX (default size/7) --stride PX (default square/4) --batch N (16)
   top9                top-9 activations of units over a folder (Z&F Fig. 2), resumable scan
                       --images DIR --layer NAME [--units 3,17,42 | strongest:16 | spread:16] [--k 9]
-                      [--rules deconvnet,guided] [--cache DIR] [--batch 8]
+                      [--rules deconvnet,guided] [--cache DIR] [--batch 8] [--limit N (first N files)]
   features IMAGE...   all channels of a layer as a grid   --layer NAME [--max-channels N] [--sort]
   filters             first-layer filters as images
   sanity IMAGE        cascading weight randomization (Adebayo et al. 2018)   --steps 8 --methods ...
@@ -56,6 +56,7 @@ const OPTIONS = {
   normalize: { type: 'string' },
   images: { type: 'string' },
   k: { type: 'string' },
+  limit: { type: 'string' },
   cache: { type: 'string' },
   batch: { type: 'string' },
   square: { type: 'string' },
@@ -181,6 +182,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
           layer: v.layer,
           units: parseUnits(v.units),
           k: parseIntFlag(v.k, '--k', 9, 1),
+          limit: v.limit === undefined ? undefined : parseIntFlag(v.limit, '--limit', 0, 1),
           outDir,
           cacheDir: v.cache,
           inputSize: size,

@@ -36,6 +36,8 @@ export interface Top9Options {
   signal?: AbortSignal;
   onScan?: (p: ScanProgress) => void;
   onRender?: (done: number, total: number) => void;
+  /** Scan only the first n files (sorted by path); a later run without it continues from the cache. */
+  limit?: number;
   /** Write a PNG per unit as well as the layer figure (default true). */
   unitImages?: boolean;
 }
@@ -78,7 +80,8 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
   if (Array.isArray(selection)) checkUnits(selection, channelsOf(model, layer), layer);
   const { boxFor, rf } = unitBoxes(model, layer, inputSize);
   const root = resolve(options.images);
-  const files = await collectImageFiles(root);
+  const all = await collectImageFiles(root);
+  const files = options.limit ? all.slice(0, options.limit) : all;
   const meta: CacheMeta = {
     model: model.name,
     weights: model.weights.sha256 ?? `${model.weights.source} ${model.weights.description}`,
@@ -90,7 +93,7 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
   };
   const record = createRunRecord({
     tool: 'deconvnet top9',
-    parameters: { images: root, layer, units: selection, k: options.k ?? 9, inputSize, fit, relus: options.relus ?? ['deconvnet'], normalization: options.normalization ?? 'robust', batchSize: options.batchSize ?? 8 },
+    parameters: { images: root, imageCount: files.length, layer, units: selection, k: options.k ?? 9, inputSize, fit, relus: options.relus ?? ['deconvnet'], normalization: options.normalization ?? 'robust', batchSize: options.batchSize ?? 8 },
     backend: engineInfo()?.summary,
     model: { name: model.name, weights: model.weights },
   });
