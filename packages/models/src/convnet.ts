@@ -199,7 +199,16 @@ function notableLayers(layers: LayerInfo[]): string[] {
       l.kind === 'maxpool' ||
       l.kind === 'global_pool',
   );
-  return (picks.length ? picks : layers).map((l) => l.name);
+  const names = (picks.length ? picks : layers).map((l) => l.name);
+  if (names.length <= 40) return names;
+  // Too many to read: keep the block outputs (Inception's mixedN) and an even sample of the rest.
+  const blocks = new Set(names.filter((n) => /^mixed\d+$/.test(n)));
+  const others = names.filter((n) => !blocks.has(n));
+  const room = Math.max(40 - blocks.size, 8);
+  const step = others.length / room;
+  const sample = new Set(Array.from({ length: Math.min(room, others.length) }, (_, i) => others[Math.floor(i * step)]));
+  sample.add(others[others.length - 1]);
+  return names.filter((n) => blocks.has(n) || sample.has(n));
 }
 
 function editDistance(a: string, b: string): number {
@@ -216,7 +225,7 @@ function editDistance(a: string, b: string): number {
   return dp[b.length];
 }
 
-function abbreviate(names: string[], max = 40): string {
+function abbreviate(names: string[], max = 48): string {
   if (names.length <= max) return names.join(', ');
   const head = names.slice(0, max - 8);
   const tail = names.slice(-6);
