@@ -221,11 +221,13 @@ export function receptiveFields(layers: RfLayer[], inputSize?: [number, number])
     if (visiting.has(name)) throw new ConvlabError(`receptiveFields: the layer graph has a cycle through "${name}"`);
     visiting.add(name);
     let dims: [DimState, DimState] | null;
-    if (layer.inbound.length === 0) {
+    // tfjs lists an InputLayer as its own inbound node: an input is a source whatever it lists.
+    const inbound = layer.inbound.filter((n) => n !== layer.name);
+    if (layer.kind === 'input' || inbound.length === 0) {
       const known = inputSize ?? shapeOf(layer);
       dims = [0, 1].map((i) => ({ size: 1, stride: 1, start: 0, n: known[i] })) as [DimState, DimState];
     } else {
-      const inputs = layer.inbound.map(visit);
+      const inputs = inbound.map(visit);
       dims = inputs.some((x) => x === null) ? null : mergeInputs(inputs as [DimState, DimState][]);
     }
     if (dims && GLOBAL_KINDS.has(layer.kind)) {

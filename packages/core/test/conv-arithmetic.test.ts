@@ -69,7 +69,8 @@ test('parameter counts from the lecture', (t) => {
 
 /** VGG16 as RfLayers (Keras names). */
 function vgg16(): RfLayer[] {
-  const layers: RfLayer[] = [{ name: 'input_1', kind: 'input', inbound: [] }];
+  // tfjs reports an InputLayer as its own inbound node; that must not count as a cycle.
+  const layers: RfLayer[] = [{ name: 'input_1', kind: 'input', inbound: ['input_1'] }];
   let prev = 'input_1';
   const add = (l: Omit<RfLayer, 'inbound'>) => {
     layers.push({ ...l, inbound: [prev] });
