@@ -131,3 +131,29 @@ test.serial('relu modes apply to ReLU layers and to activations fused into conv 
   t.is(net.layer('r').kind, 'relu');
   net.dispose();
 });
+
+test.serial('layer classes the executor does not know run through tfjs-layers with a one-time warning', (t) => {
+  const input = tf.input({ shape: [6, 6, 2] });
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'conv' });
+  const norm = tf.layers.layerNormalization({ name: 'norm' });
+  const model = tf.model({ inputs: input, outputs: norm.apply(conv.apply(input)) as ReturnType<typeof tf.input> });
+  const net = createConvNet({
+    name: 'odd', family: 'custom', model, inputSize: [6, 6], preprocessing: { kind: 'none' },
+    weights: { source: 'test', description: 'random', quantized: false }, minInputSize: 1,
+  });
+  const writes: string[] = [];
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 5) as Tensor4D;
+      const ours = net.forward(x, { outputs: ['norm'] }).norm;
+      net.forward(x, { outputs: ['norm'] });
+      t.true(relDiff(ours, model.predict(x) as Tensor) < 1e-5);
+    });
+  } finally {
+    process.stderr.write = original;
+  }
+  t.is(writes.filter((w) => /LayerNormalization/.test(w)).length, 1);
+  net.dispose();
+});
