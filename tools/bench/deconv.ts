@@ -39,12 +39,15 @@ const { values } = parseArgs({
 interface MapRow {
   method: string;
   target: string;
+  /** Median wall-clock ms per map. */
   ms: number;
+  /** Median process CPU ms per map (all threads): on a shared, loaded machine wall time overstates the cost. */
+  cpuMs: number;
 }
 interface BackendResult {
   backend: string;
   detail: string;
-  scan: { images: number; imagesPerSecond: number; layer: string; batch: number };
+  scan: { images: number; imagesPerSecond: number; cpuMsPerImage: number; layer: string; batch: number };
   maps: MapRow[];
   load1: number;
   cpuSeconds: number;
@@ -80,7 +83,12 @@ async function child(backend: string): Promise<BackendResult> {
   await mkdir(join(dir, 'out'), { recursive: true });
   // Warm-up on a copy, then the timed scan (a fresh cache).
   await runTop9({ model: net, images: join(dir, 'images'), layer: values.layer, units: [0], outDir: join(dir, 'warm'), unitImages: false });
+  const scanCpu0 = process.cpuUsage();
   const scan = await runTop9({ model: net, images: join(dir, 'images'), layer: values.layer, units: [0], outDir: join(dir, 'out'), unitImages: false });
+  const scanCpu = process.cpuUsage(scanCpu0);
+  // The render step of runTop9 is included in the CPU time; the scan's share is the wall-time share.
+  const scanShare = scan.scanSeconds / (scan.scanSeconds + scan.renderSeconds);
+  const cpuMsPerImage = ((scanCpu.user + scanCpu.system) / 1000) * scanShare / Math.max(1, scan.scanned);
   await rm(dir, { recursive: true, force: true });
 
   // Maps.
@@ -96,9 +104,15 @@ async function child(backend: string): Promise<BackendResult> {
     for (const [label, target] of targets) {
       await method.attribute(image, target); // warm-up
       const times: number[] = [];
-      for (let r = 0; r < runs; r++) times.push((await method.attribute(image, target)).ms);
-      maps.push({ method: name, target: label, ms: median(times) });
-      process.stderr.write(`${backend} ${name} ${label}: ${median(times).toFixed(0)} ms\n`);
+      const cpus: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const c0 = process.cpuUsage();
+        times.push((await method.attribute(image, target)).ms);
+        const c = process.cpuUsage(c0);
+        cpus.push((c.user + c.system) / 1000);
+      }
+      maps.push({ method: name, target: label, ms: median(times), cpuMs: median(cpus) });
+      process.stderr.write(`${backend} ${name} ${label}: ${median(times).toFixed(0)} ms wall, ${median(cpus).toFixed(0)} ms CPU (load ${loadavg()[0].toFixed(1)})\n`);
     }
   }
   net.dispose();
@@ -106,7 +120,7 @@ async function child(backend: string): Promise<BackendResult> {
   return {
     backend,
     detail: engine.detail,
-    scan: { images: scan.scanned, imagesPerSecond: scan.imagesPerSecond, layer: values.layer, batch: 8 },
+    scan: { images: scan.scanned, imagesPerSecond: scan.imagesPerSecond, cpuMsPerImage, layer: values.layer, batch: 8 },
     maps,
     load1: loadavg()[0],
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -138,9 +152,16 @@ if (values.backend) {
   const header = `| method | target | ${results.map((r) => r.backend).join(' | ')} |`;
   const lines = [header, `|---|---|${results.map(() => '---:').join('|')}|`];
   for (const row of results[0]?.maps ?? []) {
-    lines.push(`| ${row.method} | ${row.target} | ${results.map((r) => `${r.maps.find((m) => m.method === row.method && m.target === row.target)?.ms.toFixed(0)} ms`).join(' | ')} |`);
+    lines.push(
+      `| ${row.method} | ${row.target} | ${results
+        .map((r) => {
+          const m = r.maps.find((x) => x.method === row.method && x.target === row.target);
+          return m ? `${m.ms.toFixed(0)} ms (${m.cpuMs.toFixed(0)} CPU ms)` : '-';
+        })
+        .join(' | ')} |`,
+    );
   }
-  lines.push(`| top-9 scan (${values.layer}, batch 8) | images/s | ${results.map((r) => r.scan.imagesPerSecond.toFixed(1)).join(' | ')} |`);
+  lines.push(`| top-9 scan (${values.layer}, batch 8) | images/s (CPU ms/image) | ${results.map((r) => `${r.scan.imagesPerSecond.toFixed(1)} (${r.scan.cpuMsPerImage.toFixed(0)})`).join(' | ')} |`);
   process.stdout.write(lines.join('\n') + '\n');
   process.stdout.write(results.map((r) => `${r.backend}: ${r.detail}; load average ${r.load1.toFixed(1)}; ${r.cpuSeconds.toFixed(0)} CPU s in ${r.wallSeconds.toFixed(0)} s wall`).join('\n') + '\n');
   await writeJsonAtomic(values.json, { model: values.model, results, table: lines.join('\n') });
