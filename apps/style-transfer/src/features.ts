@@ -73,6 +73,22 @@ function safeShape(f: () => number[]): number[] {
   }
 }
 
+/**
+ * 2x downsampling for the pyramid. 'avg' uses a 4x4 binomial filter ([1 3 3 1] outer product / 64) with stride 2:
+ * its adjoint, which carries the gradient back up, is a smooth bilinear-like upsampler. 2x2 box pooling would
+ * imprint a block grid on the image and 3x3/stride-2 windows a checkerboard (kernel not divisible by stride).
+ */
+function downsample(x: Tensor4D, pool: 'max' | 'avg'): Tensor4D {
+  if (pool === 'max') return tf.maxPool(x, 2, 2, 'same');
+  return tf.tidy(() => {
+    const c = x.shape[3];
+    const k = [1, 3, 3, 1];
+    const taps: number[] = [];
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) for (let ch = 0; ch < c; ch++) taps.push((k[i] * k[j]) / 64);
+    return tf.depthwiseConv2d(x, tf.tensor4d(taps, [4, 4, c, 1]), 2, 'same');
+  });
+}
+
 /** Settings of the random multi-scale network. */
 export interface RandomNetOptions {
   seed?: number;
@@ -105,7 +121,7 @@ export function randomMultiscaleNet(options: RandomNetOptions = {}): FeatureNet 
         const mk = (k: number, cin: number, s: number) => {
           const w = tf.randomNormal([k, k, cin, channels], 0, 1, 'float32', s);
           const centred = tf.sub(w, tf.mean(w, [0, 1, 2], true));
-          const norm = tf.norm(centred, 'euclidean', [0, 1, 2], true);
+          const norm = tf.sqrt(tf.sum(tf.square(centred), [0, 1, 2], true));
           return tf.mul(tf.div(centred, norm), Math.sqrt(2)) as Tensor4D;
         };
         return { a: mk(kernel, 3, seed * 1000 + 2 * l + 1), b: mk(3, channels, seed * 1000 + 2 * l + 2) };
@@ -136,7 +152,7 @@ export function randomMultiscaleNet(options: RandomNetOptions = {}): FeatureNet 
       const out: Record<string, Tensor> = {};
       let level: Tensor4D = x;
       for (let l = 0; l <= deepest; l++) {
-        if (l > 0) level = pool === 'max' ? tf.maxPool(level, 2, 2, 'same') : tf.avgPool(level, 2, 2, 'same');
+        if (l > 0) level = downsample(level, pool);
         const a = tf.relu(tf.conv2d(level, filters[l].a, 1, 'same'));
         if (want.has(`scale${l}`)) out[`scale${l}`] = a;
         if (want.has(`scale${l}_2`)) out[`scale${l}_2`] = tf.relu(tf.conv2d(a, filters[l].b, 1, 'same'));

@@ -260,6 +260,8 @@ export async function stylize(
           learningRate: o.learningRate,
           signal,
           onIteration: async (it, losses, current) => {
+            // The optimiser's awaits resolve as microtasks; yield a macrotask turn so a SIGINT handler can run.
+            await new Promise<void>((resolve) => setImmediate(resolve));
             const now = performance.now();
             timePerIter.push((now - last) / 1000);
             last = now;
