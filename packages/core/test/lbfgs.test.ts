@@ -147,6 +147,15 @@ test.serial("the 'js' and 'tf' vector arithmetic agree, on cpu and on wasm", asy
   const dJs = jsVectorMath.direction(g, stps, dirs, ro, 0.7).dataSync();
   const dTf = tfVectorMath.direction(g, stps, dirs, ro, 0.7).dataSync();
   t.true(maxAbsDiff(dJs, dTf) < 1e-5 * maxAbs(dTf), `directions differ by ${maxAbsDiff(dJs, dTf)}`);
+  const pairs: [string, tf.Tensor, tf.Tensor][] = [
+    ['axpy', jsVectorMath.axpy(g, 0.3, stps[0]), tfVectorMath.axpy(g, 0.3, stps[0])],
+    ['sub', jsVectorMath.sub(g, stps[0]), tfVectorMath.sub(g, stps[0])],
+    ['scale', jsVectorMath.scale(g, -2.5), tfVectorMath.scale(g, -2.5)],
+  ];
+  for (const [name, a, b] of pairs) {
+    t.deepEqual(a.shape, b.shape);
+    t.true(maxAbsDiff(a.dataSync(), b.dataSync()) < 1e-6, name);
+  }
   for (const op of ['dot', 'maxAbs', 'sumAbs'] as const) {
     const a = await jsVectorMath[op](g, stps[0]);
     const b = await tfVectorMath[op](g, stps[0]);

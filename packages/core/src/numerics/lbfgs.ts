@@ -73,9 +73,6 @@ export interface Lbfgs {
   dispose(): void;
 }
 
-/** x + t * d, a new tensor. */
-const moveAlong = (x: tf.Tensor, t: number, d: tf.Tensor): tf.Tensor => tf.tidy(() => tf.add(x, tf.mul(d, t)));
-
 /** torch.optim.lbfgs._cubic_interpolate: minimiser of the cubic through two points with slopes, clamped to bounds. */
 export function cubicInterpolate(
   x1: number,
@@ -273,7 +270,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
   let hDiag = 1;
 
   const evaluateAt = (base: tf.Tensor, step: number, dir: tf.Tensor) => async () => {
-    const xt = moveAlong(base, step, dir);
+    const xt = vm.axpy(base, step, dir);
     try {
       return await evaluateLossAndGrad(lossAndGrad, xt);
     } finally {
@@ -311,8 +308,8 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
         d = tf.neg(g);
         hDiag = 1;
       } else {
-        const y = tf.sub(g, prevG!);
-        const s = tf.mul(d!, t);
+        const y = vm.sub(g, prevG!);
+        const s = vm.scale(d!, t);
         const ys = await vm.dot(y, s);
         if (ys > 1e-10) {
           if (dirs.length === historySize) {
@@ -363,7 +360,7 @@ export async function createLbfgs(lossAndGrad: LossAndGradFn, x0: tf.Tensor, opt
         opt.stopReason = 'nonFinite';
         return undefined;
       }
-      const newX = moveAlong(x, t, d!);
+      const newX = vm.axpy(x, t, d!);
       x.dispose();
       x = newX;
       g = newG;

@@ -1,13 +1,13 @@
 /**
- * The vector arithmetic of L-BFGS (dot products, norms, the two-loop recursion) in two forms:
+ * The vector arithmetic of L-BFGS (dot products, norms, x + t d, the two-loop recursion) in two forms:
  * 'tf' runs tf ops on the active backend (right for GPU / libtensorflow backends, and for wasm);
  * 'js' loops over the tensors' data in plain JavaScript with float64 accumulation, for tfjs's 'cpu'
  * backend (which 'native' also runs on): there each tf op allocates and makes a generic pass, and the
  * two-loop recursion's ~4 * historySize ops dominate. Per L-BFGS iteration at 512x512x3 with a full
  * history of 100 pairs and a cheap quadratic loss (bench/lbfgs-overhead.ts; 2 cores shared with other
  * jobs, load ~13, so absolute times are inflated):
- *   cpu  'tf' 5.8-6.5 s    cpu  'js' 0.67-0.75 s (0.53 s with a history of 1: the recursion ~0.15 s)
- *   wasm 'tf' 0.23 s       wasm 'js' 0.69 s
+ *   cpu  'tf' 5.8-6.5 s    cpu  'js' 0.35 s (0.14 s with a history of 1)
+ *   wasm 'tf' 0.15-0.23 s  wasm 'js' 0.69 s (before axpy/sub/scale moved to JS too)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../tf.js';
@@ -19,6 +19,12 @@ export interface VectorMath {
   dot(a: tf.Tensor, b: tf.Tensor): Promise<number>;
   maxAbs(a: tf.Tensor): Promise<number>;
   sumAbs(a: tf.Tensor): Promise<number>;
+  /** x + t * d, a new tensor. */
+  axpy(x: tf.Tensor, t: number, d: tf.Tensor): tf.Tensor;
+  /** a - b, a new tensor. */
+  sub(a: tf.Tensor, b: tf.Tensor): tf.Tensor;
+  /** t * a, a new tensor. */
+  scale(a: tf.Tensor, t: number): tf.Tensor;
   /** d = -H g by the two-loop recursion over pairs (s_i, y_i), rho_i = 1 / (y_i . s_i), H0 = hDiag * I. */
   direction(g: tf.Tensor, stps: tf.Tensor[], dirs: tf.Tensor[], ro: number[], hDiag: number): tf.Tensor;
 }
@@ -36,6 +42,9 @@ export const tfVectorMath: VectorMath = {
   dot: (a, b) => readScalar(tfDot(a, b)),
   maxAbs: (a) => readScalar(tf.tidy(() => tf.max(tf.abs(a)))),
   sumAbs: (a) => readScalar(tf.tidy(() => tf.sum(tf.abs(a)))),
+  axpy: (x, t, d) => tf.tidy(() => tf.add(x, tf.mul(d, t))),
+  sub: (a, b) => tf.sub(a, b),
+  scale: (a, t) => tf.mul(a, t),
   direction: (g, stps, dirs, ro, hDiag) =>
     tf.tidy(() => {
       let q = tf.neg(g);
@@ -79,6 +88,26 @@ export const jsVectorMath: VectorMath = {
     let acc = 0;
     for (let k = 0; k < v.length; k++) acc += Math.abs(v[k]);
     return acc;
+  },
+  axpy: (x, t, d) => {
+    const xv = values(x);
+    const dv = values(d);
+    const out = new Float32Array(xv.length);
+    for (let k = 0; k < out.length; k++) out[k] = xv[k] + t * dv[k];
+    return tf.tensor(out, x.shape, 'float32');
+  },
+  sub: (a, b) => {
+    const av = values(a);
+    const bv = values(b);
+    const out = new Float32Array(av.length);
+    for (let k = 0; k < out.length; k++) out[k] = av[k] - bv[k];
+    return tf.tensor(out, a.shape, 'float32');
+  },
+  scale: (a, t) => {
+    const av = values(a);
+    const out = new Float32Array(av.length);
+    for (let k = 0; k < out.length; k++) out[k] = t * av[k];
+    return tf.tensor(out, a.shape, 'float32');
   },
   direction: (g, stps, dirs, ro, hDiag) => {
     // The two-loop recursion with each update fused with the next dot product: 2m + 3 passes over
