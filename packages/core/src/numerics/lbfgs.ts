@@ -6,7 +6,7 @@
  *
  * The iterate, gradients, direction and curvature pairs are tensors on the active backend. The
  * optimiser's own arithmetic runs as tf ops there, except on tfjs's cpu backend where plain JS loops
- * over the same tensors' data are ~8x faster (see vector-math.ts); only scalars that steer control
+ * over the same tensors' data are ~15x faster (see vector-math.ts); only scalars that steer control
  * flow (y.s, g.d, norms, losses) are read back. Tensors that are replaced are disposed at once, so
  * the tensor count stays flat once the history is full, over any number of iterations. Memory: the
  * history holds 2 * historySize copies of x (100 pairs of a 512x512x3 image: 630 MB, as in torch).
