@@ -255,7 +255,7 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
     const heat = await overlayHeatmap(image, { values: upsampleGrid(res.target, res.rows, res.cols, res.stride, image.height, image.width), width: image.width, height: image.height }, { alpha: 0.6, colorbar: true, colorbarLabel: what });
     const cells: GridCell[] = [
       { image, label: basename(file), sublabel: `unoccluded ${what} = ${res.baseline.toPrecision(3)}` },
-      { image: heat, label: `(a) ${what}, square here`, sublabel: `square ${res.size}px, stride ${res.stride}px` },
+      { image: heat, label: `(a) ${what}`, sublabel: `grey ${res.size}px square at each point, stride ${res.stride}px` },
     ];
     if (res.topClass && model.classNames) {
       const { map, legend } = classMapImage(image, res.topClass, res.rows, res.cols, res.stride, model.classNames);
