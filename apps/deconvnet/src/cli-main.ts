@@ -9,7 +9,7 @@ import { loadModel, type ConvNet } from '@convlab/models';
 import { METHOD_NAMES } from './attribution.js';
 import { parseIntFlag, parseMethods, parseNormalization, parseNumberFlag, parseRelus, parseSize, parseTarget, parseUnits } from './cli-args.js';
 import { collectImageFiles } from './images.js';
-import { runAttribute, runFeatures, runFilters, runOcclusion, runProject, runSanity } from './runs.js';
+import { runAttribute, runFeatures, runFilters, runOcclusion, runProject, runReport, runSanity } from './runs.js';
 import { runTop9 } from './top9/run.js';
 import { zeilerFergusFigure } from './figure.js';
 import { receptiveFields } from '@convlab/core';
@@ -29,6 +29,7 @@ commands:
   features IMAGE...   all channels of a layer as a grid   --layer NAME [--max-channels N] [--sort]
   filters             first-layer filters as images
   sanity IMAGE        cascading weight randomization (Adebayo et al. 2018)   --steps 8 --methods ...
+  report IMAGE...     one HTML page: all methods, occlusion, feature maps [--sanity-steps N adds the sanity check]
   figure              the demo figure: top-9 of a few units of two layers on the bundled samples
   layers              the model's layers with shapes and receptive fields
 
@@ -68,12 +69,13 @@ const OPTIONS = {
   'smoothgrad-samples': { type: 'string' },
   'smoothgrad-sigma': { type: 'string' },
   'cam-layer': { type: 'string' },
+  'sanity-steps': { type: 'string' },
   fit: { type: 'string', default: 'cover' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-const COMMANDS = ['attribute', 'project', 'occlusion', 'top9', 'features', 'filters', 'sanity', 'figure', 'layers'] as const;
+const COMMANDS = ['attribute', 'project', 'occlusion', 'top9', 'features', 'filters', 'sanity', 'report', 'figure', 'layers'] as const;
 
 function say(line: string): void {
   process.stderr.write(line + '\n');
@@ -111,7 +113,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
     smoothgrad: { samples: parseIntFlag(v['smoothgrad-samples'], '--smoothgrad-samples', 25, 1), sigma: parseNumberFlag(v['smoothgrad-sigma'], '--smoothgrad-sigma', 0.15), seed: parseIntFlag(v.seed, '--seed', 0) },
     gradcam: { layer: v['cam-layer'] },
   };
-  const needsTarget = ['attribute', 'project', 'occlusion', 'sanity'].includes(command);
+  const needsTarget = ['attribute', 'project', 'occlusion', 'sanity', 'report'].includes(command);
   const target = needsTarget ? parseTarget(v) : undefined;
   const methods = parseMethods(v.methods);
   const outDir = resolve(v.out);
@@ -240,6 +242,20 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
           },
         });
         bar?.stop();
+        written = r.files;
+        break;
+      }
+      case 'report': {
+        const r = await runReport({
+          ...base,
+          images: await imagesFrom(rest, command),
+          target: target!,
+          methods,
+          methodOptions,
+          normalization,
+          occlusion: { batchSize: parseIntFlag(v.batch, '--batch', 16, 1) },
+          sanity: v['sanity-steps'] ? { steps: parseIntFlag(v['sanity-steps'], '--sanity-steps', 8, 1) } : undefined,
+        });
         written = r.files;
         break;
       }

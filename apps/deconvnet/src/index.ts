@@ -32,5 +32,5 @@ export { MaximaCache, cacheFolderName, type CacheMeta } from './top9/cache.js';
 export { scanMaxima, topK, strongestUnits, fileKey, type ActivationFn, type ScanOptions, type ScanResult, type ScanProgress, type TopEntry, type UnitTop } from './top9/scan.js';
 export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } from './top9/render.js';
 export { runTop9, spreadUnits, type Top9Options, type Top9Result, type UnitSelection } from './top9/run.js';
-export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, type RunOutput } from './runs.js';
+export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, runReport, type RunOutput } from './runs.js';
 export { zeilerFergusFigure, deconvnetDemo, augmentPhoto, DEFAULT_FIGURE_LAYERS, type ZeilerFergusFigureOptions, type ZeilerFergusFigureResult, type DeconvDemoResult } from './figure.js';

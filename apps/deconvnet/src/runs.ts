@@ -409,3 +409,55 @@ export async function runFilters(options: { model: ConvNet; outDir: string; laye
   await record.save(recordPath);
   return { files: [path, recordPath], record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
+
+// ---------------------------------------------------------------- report
+
+export interface ReportRunOptions extends ImageRunBase {
+  target: Target;
+  methods: MethodName[];
+  methodOptions?: MethodOptions;
+  normalization?: ProjectionNormalization;
+  occlusion?: OcclusionOptions;
+  /** Also run the sanity check on the first image (slow: steps x methods maps). */
+  sanity?: { steps: number };
+}
+
+/**
+ * One self-contained HTML page for a target: every method side by side per image, the occlusion
+ * maps, the target layer's feature maps and (optionally) the sanity check, with the parameters and
+ * links to each part's JSON record.
+ */
+export async function runReport(options: ReportRunOptions): Promise<RunOutput> {
+  const started = performance.now();
+  const { model, outDir } = options;
+  const attribute = await runAttribute({ ...options, title: `Report: ${model.name}` });
+  const occlusionRun = options.signal?.aborted ? undefined : await runOcclusion({ ...options, occlusion: options.occlusion });
+  const layer = options.target.classIndex === undefined ? options.target.layer : undefined;
+  const features = layer && !options.signal?.aborted ? await runFeatures({ ...options, images: options.images.slice(0, 1), layer, features: { sortByMax: true, maxChannels: 64 } }) : undefined;
+  const sanity = options.sanity && !options.signal?.aborted ? await runSanity({ ...options, steps: options.sanity.steps }) : undefined;
+  const png = (files: string[] | undefined, match: RegExp) => (files ?? []).filter((f) => match.test(basename(f)));
+  const link = (path: string) => `<a href="${escapeHtml(basename(path))}">${escapeHtml(basename(path))}</a>`;
+  const sections: HtmlSection[] = [
+    {
+      heading: 'Methods side by side',
+      text: 'Each row: the input, then every method for the same target. Image-space maps are contrast-stretched around grey; Grad-CAM is overlaid in viridis.',
+      figures: png(attribute.files, /-grid\.png$/).map((f) => ({ image: f })),
+      table: {
+        columns: ['image', 'method', 'target', 'value', 'ms', 'parameters'],
+        rows: attribute.maps.flatMap((a) => a.maps.map((m) => [basename(a.image), m.method, m.target.label, Number(m.target.value.toPrecision(4)), Math.round(m.ms), JSON.stringify(m.params)])),
+      },
+      html: `<p>Run record: ${link(attribute.record)}; per-method page: ${link(attribute.report!)}</p>`,
+    },
+  ];
+  if (occlusionRun) sections.push({ heading: 'Occlusion sensitivity', figures: png(occlusionRun.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(occlusionRun.record)}</p>` });
+  if (features) sections.push({ heading: `Feature maps of ${layer} (64 strongest channels)`, figures: png(features.files, /\.png$/).map((f) => ({ image: f, pixelated: true })), html: `<p>Run record: ${link(features.record)}</p>` });
+  if (sanity) sections.push({ heading: 'Sanity check (cascading randomization)', figures: png(sanity.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(sanity.record)}</p>` });
+  const report = join(outDir, `report-${targetSlug(options.target)}.html`);
+  await writeHtmlPage(report, {
+    title: `Deconvnet report: ${model.name}, ${targetSlug(options.target)}`,
+    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}. Images: ${options.images.map((f) => basename(f)).join(', ')}.`,
+    sections,
+  });
+  const files = [...attribute.files, ...(occlusionRun?.files ?? []), ...(features?.files ?? []), ...(sanity?.files ?? []), report];
+  return { files, record: attribute.record, report, seconds: (performance.now() - started) / 1000 };
+}
