@@ -9,6 +9,7 @@ import { ConvlabError, createRunRecord, runCli, saveImage } from '@convlab/core'
 import { BACKBONES, BACKBONE_DEFAULTS, DEFAULTS, type StylizeOptions } from './options.js';
 import { stylize, type StylizeProgress, type StylizeResult } from './stylize.js';
 import { writeLossPlot } from './plot.js';
+import { writeStyleReport } from './report.js';
 import { createProgressReporter } from './progress.js';
 
 const USAGE = `convlab-style: neural style transfer (Gatys et al.) on offline ConvNet trunks
@@ -20,6 +21,7 @@ inputs
   --style A[,B...]          style image(s)
   --style-blend W[,W...]    blend weights of the styles (default equal)
   --output PATH             result image (default out/stylized.png); also writes PATH.json and PATH-loss.png
+  --html PATH               also write a one-file HTML page with content, style, result and losses
 network and losses
   --backbone NAME           ${BACKBONES.join(', ')} (default ${DEFAULTS.backbone})
   --weights W               default | random | path to VGG .h5 / tfjs folder (default default)
@@ -79,7 +81,7 @@ function multiscaleFlag(v: string | undefined): StylizeOptions['multiscale'] {
 }
 
 /** Parse argv into stylize options plus the CLI's own settings. */
-export function parseCliArgs(argv: string[]): { options: StylizeOptions; output: string; quiet: boolean; help: boolean } {
+export function parseCliArgs(argv: string[]): { options: StylizeOptions; output: string; html?: string; quiet: boolean; help: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
@@ -90,6 +92,7 @@ export function parseCliArgs(argv: string[]): { options: StylizeOptions; output:
         style: { type: 'string' },
         'style-blend': { type: 'string' },
         output: { type: 'string', short: 'o' },
+        html: { type: 'string' },
         backbone: { type: 'string' },
         weights: { type: 'string' },
         'content-layers': { type: 'string' },
@@ -164,7 +167,7 @@ export function parseCliArgs(argv: string[]): { options: StylizeOptions; output:
     maxMemoryBytes: maxGb === undefined ? undefined : maxGb * 1e9,
   };
   for (const k of Object.keys(options) as (keyof StylizeOptions)[]) if (options[k] === undefined) delete options[k];
-  return { options, output: values.output ?? 'out/stylized.png', quiet: values.quiet ?? false, help };
+  return { options, output: values.output ?? 'out/stylized.png', html: values.html, quiet: values.quiet ?? false, help };
 }
 
 /** Output file names derived from the image path. */
@@ -183,7 +186,7 @@ export function outputPaths(output: string): { image: string; record: string; pl
 }
 
 export async function main(argv: string[], signal: AbortSignal): Promise<void> {
-  const { options, output, quiet, help } = parseCliArgs(argv);
+  const { options, output, html, quiet, help } = parseCliArgs(argv);
   if (help) {
     process.stdout.write(USAGE + '\n');
     return;
@@ -214,7 +217,11 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
   await mkdir(dirname(paths.image), { recursive: true });
   await saveImage(result.image, paths.image);
   await writeLossPlot(result.record, paths.plot);
-  await writeRecord(result, paths, checkpoints, startedMs);
+  await writeRecord(result, paths, checkpoints, startedMs, html);
+  if (html) {
+    await mkdir(dirname(html), { recursive: true });
+    await writeStyleReport(result, html);
+  }
   const r = result.record;
   process.stderr.write(
     `${result.aborted ? 'interrupted: saved the current image' : 'done'}: ${paths.image} (${r.output!.width}x${r.output!.height}, ${r.iterationsDone} iterations, ${r.seconds.toFixed(1)} s, ${r.secondsPerIteration.toFixed(2)} s/iter), ${paths.record}, ${paths.plot}\n`,
@@ -222,7 +229,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
 }
 
 /** The run record in @convlab/core's shared format: parameters, seed, backend, model, per-iteration losses, timings. */
-async function writeRecord(result: StylizeResult, paths: ReturnType<typeof outputPaths>, checkpoints: string[], startedMs: number): Promise<void> {
+async function writeRecord(result: StylizeResult, paths: ReturnType<typeof outputPaths>, checkpoints: string[], startedMs: number, html?: string): Promise<void> {
   const r = result.record;
   let first = true;
   const clock = () => (first ? ((first = false), startedMs) : Date.now());
@@ -238,7 +245,7 @@ async function writeRecord(result: StylizeResult, paths: ReturnType<typeof outpu
   record.set('memoryEstimateBytes', r.memoryEstimateBytes);
   record.set('stages', r.stages.map(({ losses: _losses, ...rest }) => rest));
   record.set('output', r.output);
-  record.set('files', { image: paths.image, plot: paths.plot, record: paths.record, checkpoints });
+  record.set('files', { image: paths.image, plot: paths.plot, record: paths.record, checkpoints, html });
   record.finish();
   await record.save(paths.record);
 }

@@ -6,3 +6,4 @@ export { randomMultiscaleNet, fromConvNet, type FeatureNet } from './features.js
 export { estimateMemoryBytes, checkMemory } from './memory-estimate.js';
 export { createStyleRecord, allLosses, type StyleRunRecord, type IterationLosses } from './record.js';
 export { writeLossPlot } from './plot.js';
+export { styleReportSections, writeStyleReport } from './report.js';

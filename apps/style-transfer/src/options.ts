@@ -119,7 +119,7 @@ export const DEFAULTS = {
   softmaxTemperature: 0,
   swProjections: 0,
   optimizer: 'lbfgs' as Optimizer,
-  iterations: 300,
+  iterations: 200,
   learningRate: 1,
   adamLearningRate: 0.03,
   init: 'content' as InitKind,

@@ -25,10 +25,10 @@ const small = ['--backbone', 'mobilenet_v2', '--size', '64', '--iterations', '4'
 test('writes the image, checkpoints, the run record and the loss plot', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'convlab-style-'));
   const out = join(dir, 'result.png');
-  const r = await cli(['--content', CONTENT, '--style', STYLE, '--output', out, '--save-every', '2', '--seed', '5', ...small]);
+  const r = await cli(['--content', CONTENT, '--style', STYLE, '--output', out, '--html', join(dir, 'report.html'), '--save-every', '2', '--seed', '5', ...small]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /convlab: backend/);
-  for (const f of ['result.png', 'result.json', 'result-loss.png', 'result-iter0002.png', 'result-iter0004.png']) t.true(existsSync(join(dir, f)), f);
+  for (const f of ['result.png', 'result.json', 'result-loss.png', 'result-iter0002.png', 'result-iter0004.png', 'report.html']) t.true(existsSync(join(dir, f)), f);
   const record = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8'));
   t.is(record.tool, 'convlab-style');
   t.is(record.seed, 5);
