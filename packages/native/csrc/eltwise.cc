@@ -17,8 +17,26 @@ template <typename F> void unaryLoop(const float *x, float *y, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
-template <typename F> void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *y, int64_t n, F f) {
-  if (na == n && nb == n) {
+template <typename F> void binaryLoop(const float *a, int64_t na, const float *b, int64_t nb, float *y, int64_t n, F f,
+                                      int64_t innerA, int64_t innerB) {
+  if (innerA > 0 || innerB > 0) {  // one operand holds one value per row of `inner` outputs
+    const int64_t inner = innerA > 0 ? innerA : innerB, rows = n / inner;
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      float *yr = y + r * inner;
+      if (innerB > 0) {
+        const float *ar = a + r * inner;
+        const float bv = b[r];
+#pragma omp simd
+        for (int64_t j = 0; j < inner; ++j) yr[j] = f(ar[j], bv);
+      } else {
+        const float *br = b + r * inner;
+        const float av = a[r];
+#pragma omp simd
+        for (int64_t j = 0; j < inner; ++j) yr[j] = f(av, br[j]);
+      }
+    }
+  } else if (na == n && nb == n) {
 #pragma omp parallel for simd if (n > kParallelMin) schedule(static)
     for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
   } else if (nb == 1) {
@@ -78,24 +96,33 @@ Napi::Value Unary(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// binary(op, a, b, y): a and b have y's size, size 1, or a size that divides y's size (repeated).
+// binary(op, a, b, y, innerA, innerB): a and b have y's size, size 1, or a size that divides y's size
+// (repeated); or, with innerA / innerB > 0, that operand has one value per `inner` consecutive outputs.
 Napi::Value Binary(const Napi::CallbackInfo &info) {
   int op = info[0].As<Napi::Number>().Int32Value();
   const float *a = floatArg(info, 1), *b = floatArg(info, 2);
   float *y = floatArg(info, 3);
   int64_t na = floatLength(info, 1), nb = floatLength(info, 2), n = floatLength(info, 3);
+  int64_t innerA = info.Length() > 4 ? info[4].As<Napi::Number>().Int64Value() : 0;
+  int64_t innerB = info.Length() > 5 ? info[5].As<Napi::Number>().Int64Value() : 0;
+  if (innerA > 0 || innerB > 0) {
+    const int64_t inner = innerA > 0 ? innerA : innerB;
+    if ((innerA > 0 && innerB > 0) || n % inner != 0 || (innerA > 0 ? na : nb) != n / inner || (innerA > 0 ? nb : na) != n) {
+      throw std::runtime_error("binary: row broadcast sizes do not match");
+    }
+  }
   auto fits = [n](int64_t m) { return m == n || m == 1 || (m > 0 && n % m == 0); };
-  if (!fits(na) || !fits(nb) || (na != n && nb != n && na != 1 && nb != 1)) {
+  if (innerA == 0 && innerB == 0 && (!fits(na) || !fits(nb) || (na != n && nb != n && na != 1 && nb != 1))) {
     throw std::runtime_error("binary: operand sizes do not broadcast");
   }
   switch (op) {
-    case kAdd: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u + v; }); break;
-    case kSub: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u - v; }); break;
-    case kMul: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u * v; }); break;
-    case kDiv: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u / v; }); break;
-    case kSquaredDifference: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return (u - v) * (u - v); }); break;
-    case kMaximum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u > v ? u : v); }); break;
-    case kMinimum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u < v ? u : v); }); break;
+    case kAdd: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u + v; }, innerA, innerB); break;
+    case kSub: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u - v; }, innerA, innerB); break;
+    case kMul: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u * v; }, innerA, innerB); break;
+    case kDiv: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u / v; }, innerA, innerB); break;
+    case kSquaredDifference: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return (u - v) * (u - v); }, innerA, innerB); break;
+    case kMaximum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u > v ? u : v); }, innerA, innerB); break;
+    case kMinimum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u < v ? u : v); }, innerA, innerB); break;
     default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
   }
   return info.Env().Undefined();

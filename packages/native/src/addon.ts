@@ -37,7 +37,7 @@ export interface NativeAddon {
   poolBackward(p: Int32Array, kind: number, x: Float32Array | null, dy: Float32Array, dx: Float32Array): void;
   matMul(p: Int32Array, a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null, activation: number, alpha: number): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
-  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, innerA?: number, innerB?: number): void;
 }
 
 /** Where the build puts the addon; CONVLAB_NATIVE_ADDON overrides it (set it to `off` to disable native kernels). */

@@ -22,7 +22,7 @@ export interface KernelArgs {
 }
 
 /** A native implementation: a TensorInfo, or null to use the original kernel. */
-export type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | null;
+export type NativeImpl = (args: KernelArgs, addon: NativeAddon) => TensorInfo | TensorInfo[] | null;
 
 type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -228,12 +228,35 @@ function matMul(args: KernelArgs, addon: NativeAddon, fused: boolean): TensorInf
   return output(backend, shape, c);
 }
 
+/**
+ * For an operand that is constant along the trailing axes of the output (e.g. [64, 1] against
+ * [64, 3000]): how many consecutive outputs share each of its values. 0 when it is not of that form.
+ */
+function rowInner(s: number[], out: number[]): number {
+  const padded = [...Array(out.length - s.length).fill(1), ...s];
+  let t = padded.length;
+  while (t > 0 && padded[t - 1] === 1) t--;
+  if (t === padded.length) return 0;
+  for (let i = 0; i < t; i++) if (padded[i] !== out[i]) return 0;
+  const inner = util.sizeFromShape(out.slice(t));
+  return inner > 1 ? inner : 0;
+}
+
 function binary(args: KernelArgs, addon: NativeAddon, op: number): TensorInfo | null {
   const { inputs, backend } = args;
   const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
   if (!a || !b) return null;
   const shape = broadcast_util.assertAndGetBroadcastShape(inputs.a.shape, inputs.b.shape);
   const n = util.sizeFromShape(shape);
+  if (n > 0 && a.length !== 1 && b.length !== 1) {
+    const innerA = a.length === n ? 0 : rowInner(inputs.a.shape, shape);
+    const innerB = b.length === n ? 0 : rowInner(inputs.b.shape, shape);
+    if ((innerA > 0 && b.length === n) || (innerB > 0 && a.length === n)) {
+      const y = allocFloat32(n);
+      addon.binary(op, a, b, y, innerA, innerB);
+      return output(backend, shape, y);
+    }
+  }
   // Supported broadcasts: equal shapes, a scalar-sized operand, or one operand whose shape (without
   // leading 1s) is the trailing part of the output shape, so it repeats every `size` elements.
   const repeats = (s: number[]) => {
@@ -255,6 +278,141 @@ function unary(args: KernelArgs, addon: NativeAddon, op: number, alpha = 0): Ten
   const y = allocFloat32(x.length);
   if (x.length) addon.unary(op, x, y, alpha);
   return output(backend, inputs.x.shape, y);
+}
+
+/**
+ * The gradient of tf.gather (embeddings): tfjs's cpu kernel builds a mask per segment and took 22 s
+ * per call for a 3000-word vocabulary. A single pass in JavaScript is enough (it is memory-bound).
+ */
+function unsortedSegmentSum(args: KernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  const ids = inputs.segmentIds ? backend.data.get(inputs.segmentIds.dataId).values : null;
+  const numSegments = attrs?.numSegments as number;
+  if (!x || !(ids instanceof Int32Array) || !Number.isInteger(numSegments)) return null;
+  const idRank = inputs.segmentIds.shape.length;
+  if (!util.arraysEqual(inputs.segmentIds.shape, inputs.x.shape.slice(0, idRank))) return null;
+  const inner = util.sizeFromShape(inputs.x.shape.slice(idRank));
+  const shape = [numSegments, ...inputs.x.shape.slice(idRank)];
+  const out = new Float32Array(numSegments * inner);
+  for (let i = 0; i < ids.length; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue; // TensorFlow drops out-of-range ids
+    const o = s * inner, xi = i * inner;
+    for (let j = 0; j < inner; j++) out[o + j] += x[xi + j];
+  }
+  return output(backend, shape, out);
+}
+
+/** Sum over leading axes (per-column totals, e.g. bias gradients) or trailing axes (per-row totals). */
+function sum(args: KernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  if (!x) return null;
+  const shape = inputs.x.shape;
+  const axes = util.parseAxisParam(attrs?.axis as number | number[], shape).sort((p, q) => p - q);
+  if (axes.length === 0) return null;
+  const contiguous = axes.every((v, i) => i === 0 || v === axes[i - 1] + 1);
+  const leading = contiguous && axes[0] === 0, trailing = contiguous && axes[axes.length - 1] === shape.length - 1;
+  if (!leading && !trailing) return null;
+  const outShape = attrs?.keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  const reduced = util.sizeFromShape(axes.map((i) => shape[i]));
+  const kept = x.length / Math.max(reduced, 1);
+  const acc = new Float64Array(kept);
+  if (trailing) {
+    for (let r = 0; r < kept; r++) {
+      let s = 0;
+      for (let j = r * reduced, e = j + reduced; j < e; j++) s += x[j];
+      acc[r] = s;
+    }
+  } else {
+    for (let r = 0; r < reduced; r++) for (let j = 0, o = r * kept; j < kept; j++) acc[j] += x[o + j];
+  }
+  return output(backend, outShape, Float32Array.from(acc));
+}
+
+/** Concat along any axis: one block copy per input per outer index. */
+function concat(args: KernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const parts = Object.values(inputs);
+  if (parts.length === 0) return null;
+  const rank = parts[0].shape.length;
+  const axis = util.parseAxisParam(attrs?.axis as number, parts[0].shape)[0];
+  const values = parts.map((p) => f32(backend, p));
+  if (values.some((v) => !v) || parts.some((p) => p.shape.length !== rank)) return null;
+  const outShape = [...parts[0].shape];
+  outShape[axis] = parts.reduce((s, p) => s + p.shape[axis], 0);
+  const outer = util.sizeFromShape(parts[0].shape.slice(0, axis));
+  const out = allocFloat32(util.sizeFromShape(outShape));
+  const rowLen = out.length / Math.max(outer, 1);
+  let offset = 0;
+  parts.forEach((p, k) => {
+    const len = util.sizeFromShape(p.shape.slice(axis));
+    const v = values[k] as Float32Array;
+    for (let o = 0; o < outer; o++) out.set(v.subarray(o * len, (o + 1) * len), o * rowLen + offset);
+    offset += len;
+  });
+  return output(backend, outShape, out);
+}
+
+/** SplitV along any axis: block copies. */
+function splitV(args: KernelArgs): TensorInfo[] | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  if (!x) return null;
+  const shape = inputs.x.shape;
+  const axis = util.parseAxisParam(attrs?.axis as number, shape)[0];
+  const spec = attrs?.numOrSizeSplits as number | number[];
+  let sizes: number[];
+  if (typeof spec === 'number') {
+    sizes = Array(spec).fill(shape[axis] / spec);
+  } else {
+    const known = spec.filter((s) => s !== -1).reduce((a, b) => a + b, 0);
+    sizes = spec.map((s) => (s === -1 ? shape[axis] - known : s));
+  }
+  if (sizes.some((s) => !Number.isInteger(s) || s < 0) || sizes.reduce((a, b) => a + b, 0) !== shape[axis]) return null;
+  const outer = util.sizeFromShape(shape.slice(0, axis));
+  const inner = util.sizeFromShape(shape.slice(axis + 1));
+  const rowLen = shape[axis] * inner;
+  let offset = 0;
+  return sizes.map((s) => {
+    const outShape = [...shape];
+    outShape[axis] = s;
+    const len = s * inner;
+    const out = allocFloat32(outer * len);
+    for (let o = 0; o < outer; o++) out.set(x.subarray(o * rowLen + offset, o * rowLen + offset + len), o * len);
+    offset += len;
+    return output(backend, outShape, out);
+  });
+}
+
+/**
+ * Transpose: identity permutations (tf.gather's gradient asks for two per call) become one copy;
+ * swapping the last two axes is a blocked loop. Other permutations use the original kernel.
+ */
+function transpose(args: KernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  const perm = attrs?.perm as number[] | undefined;
+  if (!x || !perm) return null;
+  const shape = inputs.x.shape;
+  const r = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  if (perm.every((p, i) => p === i)) return output(backend, outShape, x.slice());
+  if (r < 2 || !perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))) return null;
+  const rows = shape[r - 2], cols = shape[r - 1], batch = x.length / Math.max(rows * cols, 1);
+  const out = allocFloat32(x.length);
+  const B = 32;
+  for (let b = 0; b < batch; b++) {
+    const base = b * rows * cols;
+    for (let i0 = 0; i0 < rows; i0 += B) {
+      for (let j0 = 0; j0 < cols; j0 += B) {
+        const i1 = Math.min(rows, i0 + B), j1 = Math.min(cols, j0 + B);
+        for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[base + j * rows + i] = x[base + i * cols + j];
+      }
+    }
+  }
+  return output(backend, outShape, out);
 }
 
 /** Kernel name -> native implementation. */
@@ -285,4 +443,9 @@ export const NATIVE_IMPLS: Record<string, NativeImpl> = {
   Elu: (a, n) => unary(a, n, UNARY.Elu),
   Exp: (a, n) => unary(a, n, UNARY.Exp),
   Sqrt: (a, n) => unary(a, n, UNARY.Sqrt),
+  UnsortedSegmentSum: (a) => unsortedSegmentSum(a),
+  Sum: (a) => sum(a),
+  Concat: (a) => concat(a),
+  SplitV: (a) => splitV(a),
+  Transpose: (a) => transpose(a),
 };

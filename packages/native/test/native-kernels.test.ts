@@ -56,6 +56,18 @@ function avgPoolGradReference(dy: tf.Tensor, xShape: number[], filterSize: numbe
   return tf.tensor(dx, xShape);
 }
 
+/** SplitV returns several tensors: compare each. */
+async function checkSplit(t: import('ava').ExecutionContext, x: tf.Tensor, attrs: NamedAttrMap, label: string) {
+  uninstallNativeKernels();
+  const ref = tf.engine().runKernel('SplitV', { x }, attrs) as unknown as tf.Tensor[];
+  await installNativeKernels();
+  resetKernelStats();
+  const got = tf.engine().runKernel('SplitV', { x }, attrs) as unknown as tf.Tensor[];
+  t.is(got.length, ref.length, label);
+  ref.forEach((r, i) => t.true(relErr(got[i], r) <= TOLERANCE, `SplitV ${label} part ${i}`));
+  t.is(nativeKernelStats().SplitV?.native, 1, `SplitV ${label} native`);
+}
+
 async function check(t: import('ava').ExecutionContext, cases: Case[]) {
   await tf.setBackend('cpu');
   for (const c of cases) {
@@ -247,6 +259,9 @@ nativeTest('element-wise kernels match the cpu kernels (equal shapes, scalars, t
     [[7, 3], [2, 5, 7, 3], true],
     [[2, 5, 1, 3], [1, 1, 7, 3], false], // general broadcast: original kernel
     [[300, 200], [300, 200], true], // large enough for the threaded path
+    [[64, 3000], [64, 1], true], // row broadcast (softmax, normalization)
+    [[2, 1, 1], [2, 5, 7], true],
+    [[3, 1], [2, 1, 5], false], // broadcasts both ways: original kernel
   ];
   for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'Maximum', 'Minimum']) {
     for (const [sa, sb, native] of pairs) {
@@ -263,8 +278,27 @@ nativeTest('element-wise kernels match the cpu kernels (equal shapes, scalars, t
       cases.push({ name, inputs: { x }, attrs, label: `${shape} ${JSON.stringify(attrs)}` });
     }
   }
+  // Reductions and data movement.
+  for (const [shape, axis, keepDims] of [[[5, 7, 3], 0, false], [[5, 7, 3], [0, 1], true], [[5, 7, 3], 2, false], [[5, 7, 3], [1, 2], false], [[64, 2048], 0, false], [[5, 7, 3], 1, false]] as const) {
+    cases.push({ name: 'Sum', inputs: { x: rand([...shape]) }, attrs: { axis: axis as number | number[], keepDims }, label: `${shape} axis ${axis}`, native: axis !== 1 });
+  }
+  for (const axis of [0, 1, 2, -1]) {
+    cases.push({ name: 'Concat', inputs: [rand([2, 3, 4]), rand([2, 3, 4]), rand([2, 3, 4])] as unknown as Inputs, attrs: { axis }, label: `axis ${axis}` });
+  }
+  cases.push({ name: 'Concat', inputs: [rand([4, 5]), rand([4, 9])] as unknown as Inputs, attrs: { axis: 1 }, label: 'uneven' });
+  for (const perm of [[0, 1, 2], [0, 2, 1], [1, 0], [2, 0, 1]]) {
+    const shape = perm.length === 2 ? [37, 45] : [3, 37, 45];
+    cases.push({ name: 'Transpose', inputs: { x: rand(shape) }, attrs: { perm }, label: `perm ${perm}`, native: perm.join() !== '2,0,1' });
+  }
+  cases.push({
+    name: 'UnsortedSegmentSum', inputs: { x: rand([50, 8]), segmentIds: tf.tensor1d(Array.from({ length: 50 }, (_, i) => (i * 7) % 13), 'int32') },
+    attrs: { numSegments: 13 }, label: 'embedding gradient',
+  });
   // NaN handling and int32 fallback.
   cases.push({ name: 'Relu', inputs: { x: tf.tensor1d([NaN, -1, 2, -0]) }, attrs: {}, label: 'NaN' });
   cases.push({ name: 'Add', inputs: { a: tf.tensor1d([1, 2, 3], 'int32'), b: tf.tensor1d([4, 5, 6], 'int32') }, attrs: {}, label: 'int32 (fallback)', native: false });
   await check(t, cases);
+  await checkSplit(t, rand([64, 2048]), { numOrSizeSplits: 4, axis: 1 }, '4 equal on axis 1');
+  await checkSplit(t, rand([6, 5, 4]), { numOrSizeSplits: [1, -1, 2], axis: 1 }, 'sizes with -1');
+  await checkSplit(t, rand([6, 5, 4]), { numOrSizeSplits: 2, axis: 0 }, 'axis 0');
 });
