@@ -79,13 +79,18 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
   const selection = options.units ?? { spread: 16 };
   if (Array.isArray(selection)) checkUnits(selection, channelsOf(model, layer), layer);
   const { boxFor, rf } = unitBoxes(model, layer, inputSize);
+  // ReLU6 caps activations at 6, and the strongest activations of a unit often all sit at the cap:
+  // ranking by them would leave the top-9 to file-name order. The input of the ReLU6 (monotone, same
+  // positions) ranks them properly, so relu6 layers are scanned on their input.
+  const info = model.layer(layer);
+  const scoreLayer = info.kind === 'relu' && info.activation === 'relu6' && info.inbound.length === 1 ? info.inbound[0] : layer;
   const root = resolve(options.images);
   const all = await collectImageFiles(root);
   const files = options.limit ? all.slice(0, options.limit) : all;
   const meta: CacheMeta = {
     model: model.name,
     weights: model.weights.sha256 ?? `${model.weights.source} ${model.weights.description}`,
-    layer,
+    layer: scoreLayer,
     inputSize,
     fit,
     channels,
@@ -97,7 +102,7 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
     backend: engineInfo()?.summary,
     model: { name: model.name, weights: model.weights },
   });
-  const activations = (batch: Tensor4D) => model.forward(model.preprocess(batch), { outputs: [layer] })[layer] as Tensor4D;
+  const activations = (batch: Tensor4D) => model.forward(model.preprocess(batch), { outputs: [scoreLayer] })[scoreLayer] as Tensor4D;
   const scan = await scanMaxima({
     files,
     root,
@@ -166,6 +171,7 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
     }
   }
   record.set('receptiveField', rf);
+  record.set('rankedBy', scoreLayer === layer ? layer : `${scoreLayer} (the input of the ReLU6 ${layer}: activations capped at 6 would tie)`);
   record.set('scan', { scanned: scan.scanned, fromCache: scan.fromCache, failed: scan.failed, imagesPerSecond: scan.imagesPerSecond });
   record.set(
     'units',
