@@ -1,17 +1,14 @@
 /**
  * Which matMul form computes a Gram matrix fastest on a backend, forward and forward+gradient.
- * Usage: npx tsx --conditions=@convlab/source packages/core/bench/gram-forms.ts wasm|cpu [h w c]
+ * Usage: npx tsx --conditions=@convlab/source packages/core/bench/gram-forms.ts wasm|cpu|native [h w c]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import '../src/tf.js';
+import { initEngine } from '../src/engine.js';
 import { gramMatrix } from '../src/numerics/gram.js';
 
-const backend = process.argv[2] ?? 'wasm';
 const [h, w, c] = process.argv.length >= 6 ? process.argv.slice(3, 6).map(Number) : [128, 128, 256];
-await tf.setBackend(backend);
-await tf.ready();
+const { backend } = await initEngine({ backend: process.argv[2] ?? 'wasm' });
 const F = tf.randomNormal([h * w, c]) as tf.Tensor2D;
 const Ft = tf.transpose(F) as tf.Tensor2D;
 const x = tf.randomNormal([1, h, w, c]);

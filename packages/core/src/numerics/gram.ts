@@ -5,21 +5,23 @@
  * Notation: a layer's activations F have C channels over M = H*W positions, reshaped to [M, C].
  * The Gram matrix is G = F^T F ([C, C]): G_ij = sum_k F_ki F_kj.
  *
- * Speed (measured on this repo's machines, 2 shared cores Zen 4, tfjs 4.22, features 128x128x256,
- * i.e. F = [16384, 256]; ms per Gram matrix):
- *   form                                       wasm     cpu
- *   matMul(F, F, transposeA=true)               893    1847
- *   matMul(Ft, Ft, false, transposeB=true)      600    1558
- *   matMul(transpose(F), F)                     113    2061   <- forward used here
- *   matMul(Ft, transpose(Ft))                    73    2117   (needs F kept as [C, M]; not our layout)
- *   forward + gradient, autodiff of transposeA  1538    8026
- *   forward + gradient, autodiff of transpose(F)2700    9373
- *   forward + gradient, gramMatrix (below)       179    4964
+ * Speed: ms per Gram matrix of 128x128x256 features (F = [16384, 256]), tfjs 4.22, 2 cores shared
+ * with other jobs (load 10-19, so compare within a column only):
+ *   form                                        wasm*   native    cpu
+ *   matMul(F, F, transposeA=true)                 893       34    1847
+ *   matMul(Ft, Ft, false, transposeB=true)        600       71    1558
+ *   matMul(transpose(F), F)                       113      376    2061
+ *   forward + gradient, autodiff of transposeA   1538      324    8026
+ *   forward + gradient, autodiff of transpose(F) 2700     1369    9373
+ *   forward + gradient, gramMatrix below          179       85    4964
+ *   (* plain tfjs-backend-wasm; @convlab/native's wasm kernels reroute transposed matMuls through an
+ *   explicit Transpose themselves, making the forms equal there.)
  * wasm's BatchMatMul is 5-10x slower whenever a transpose flag is set, while an explicit Transpose
- * kernel followed by a plain matMul is fast; cpu is about the same in every forward form. The gradient
- * is written by hand for the same reason: dG -> dF = F (dG + dG^T) is one plain matMul, where autodiff
- * would run two matMuls with transpose flags (15x slower on wasm, 1.9x on cpu). Reproduce with
- * `cd packages/core && npx tsx --conditions=@convlab/source bench/gram-forms.ts wasm|cpu`.
+ * followed by a plain matMul is fast; with oneDNN (native) the flag is free and tfjs's JS Transpose
+ * kernel is the slow part. So the forward picks the form by backend, and the gradient is written by
+ * hand as dF = F (dG + dG^T): one plain matMul, where autodiff runs two matMuls with transpose flags.
+ * Reproduce: `cd packages/core && npx tsx --conditions=@convlab/source bench/gram-forms.ts wasm|native|cpu`
+ * (wasm there includes @convlab/native's kernels when that package loads).
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tf.ts loads tfjs-layers, which registers tfjs-core's gradients (tfjs-core's node entry alone does not).
@@ -42,7 +44,8 @@ const gramOf2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const f = args[0] as tf.Tensor2D;
   const save = args[1] as tf.GradSaveFunc;
   save([f]);
-  const value = tf.matMul(tf.transpose(f as tf.Tensor2D), f as tf.Tensor2D);
+  // wasm: explicit Transpose + plain matMul; elsewhere the transposeA flag (free in oneDNN/BLAS).
+  const value = tf.getBackend() === 'wasm' ? tf.matMul(tf.transpose(f), f) : tf.matMul(f, f, true, false);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
