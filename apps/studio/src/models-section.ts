@@ -17,7 +17,9 @@ async function timeForward(name: 'mobilenet_v2' | 'inception_v3', imagePath: str
       const x = net.preprocess(imageToTensor(image));
       return Object.values(net.forward(x, { outputs: [last] }))[0];
     });
-  (await run().data()) && undefined; // warm-up
+  const warm = run(); // warm-up: first calls compile kernels and allocate
+  await warm.data();
+  warm.dispose();
   const t1 = performance.now();
   for (let i = 0; i < repeats; i++) {
     const y = run();
