@@ -135,6 +135,8 @@ export interface LoadModelOptions {
   upTo?: string;
   /** Keep the classifier head when the weights have one (default true). */
   includeHead?: boolean;
+  /** For 'custom' models: how images map to the network's input (default 'tf', i.e. [-1, 1]). */
+  preprocessing?: 'caffe' | 'tf' | 'torch' | 'unit' | 'none';
 }
 
 export interface ModelEntry {
