@@ -136,7 +136,7 @@ export interface LoadModelOptions {
   /** Keep the classifier head when the weights have one (default true). */
   includeHead?: boolean;
   /** For 'custom' models: how images map to the network's input (default 'tf', i.e. [-1, 1]). */
-  preprocessing?: 'caffe' | 'tf' | 'torch' | 'unit' | 'none';
+  preprocessing?: 'caffe' | 'tf' | 'torch' | 'unit' | 'none' | import('./convnet.js').Preprocessing;
 }
 
 export interface ModelEntry {
