@@ -354,7 +354,8 @@ function collectNodes(model: LayersModel): GraphNode[] {
     if (seen.has(key)) return;
     seen.add(key);
     const kerasNode = t.sourceLayer.inboundNodes[t.nodeIndex];
-    const inputs = kerasNode?.inputTensors ?? [];
+    // tfjs's InputLayer lists its own output as its node's input; it is a source, not a cycle.
+    const inputs = t.sourceLayer.getClassName() === 'InputLayer' ? [] : (kerasNode?.inputTensors ?? []);
     // Inputs produced by the same node as other outputs (multi-output layers) are not supported.
     for (const input of inputs) visit(input);
     const node: GraphNode = {
