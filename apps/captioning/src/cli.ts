@@ -32,7 +32,7 @@ commands:
   predict <image...>     caption images with the shipped model (or --model <dir>)
                          [--beam 3] [--attention-maps <out dir>] [--json] [--max-length 20]
   extract                encode a dataset's images once into a feature cache
-                         --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2]
+                         --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2|inception_v3|random-conv]
                          [--layer out_relu] [--size 224] [--batch 8]
   train                  train a decoder on cached features
                          --data <dataset> --features <cache dir> --out <run dir>
@@ -121,8 +121,12 @@ async function cmdExtract(flags: Flags, signal: AbortSignal): Promise<void> {
   const ds = loadDataset(flags);
   const out = need(flags, 'features', 'feature cache folder to write');
   const size = num(flags, 'size', DEFAULT_ENCODER.inputSize[0], true);
-  const spec: EncoderSpec = { ...DEFAULT_ENCODER, model: flags.model ?? DEFAULT_ENCODER.model, layer: flags.layer ?? DEFAULT_ENCODER.layer, inputSize: [size, size] };
-  if (spec.model !== 'mobilenet_v2' || size !== 224) spec.preprocessing = `RGB squashed to ${size}x${size}, the model's own preprocessing`;
+  // 'random-conv' is the fixed seeded encoder for synthetic scenes (tests, quick demos).
+  const spec: EncoderSpec =
+    flags.model === 'random-conv'
+      ? { type: 'random-conv', layer: 'conv2', inputSize: [size, size], pool: 'flatten', seed: num(flags, 'seed', 7, true), preprocessing: `RGB squashed to ${size}x${size}, scaled to [-1, 1]` }
+      : { ...DEFAULT_ENCODER, model: flags.model ?? DEFAULT_ENCODER.model, layer: flags.layer ?? DEFAULT_ENCODER.layer, inputSize: [size, size] };
+  if (spec.type === 'convnet' && (spec.model !== 'mobilenet_v2' || size !== 224)) spec.preprocessing = `RGB squashed to ${size}x${size}, the model's own preprocessing`;
   const extractor = await createExtractor(spec);
   const progress = createProgress({ total: ds.items.length, label: 'extract', unit: 'img' });
   const r = await extractToCache(
