@@ -289,7 +289,8 @@ const installedOriginal = new Map<string, KernelFunc>();
 export async function installWasmKernels(): Promise<{ detail: string }> {
   const matmul = getKernel('BatchMatMul', 'wasm');
   if (!matmul) throw new Error('the wasm backend is not registered (import @tensorflow/tfjs-backend-wasm first)');
-  installedOriginal.set('BatchMatMul', matmul.kernelFunc);
+  // A second call must not wrap our own wrapper.
+  if (!installedOriginal.has('BatchMatMul')) installedOriginal.set('BatchMatMul', matmul.kernelFunc);
   replaceKernel('wasm', 'BatchMatMul', (a) => batchMatMul(a as unknown as Args));
   replaceKernel('wasm', 'Conv2DBackpropInput', (a) => conv2dBackpropInput(a as unknown as Args));
   addKernel('wasm', 'Conv2DBackpropFilter', (a) => conv2dBackpropFilter(a as unknown as Args));
@@ -301,6 +302,7 @@ export async function installWasmKernels(): Promise<{ detail: string }> {
 /** Restore wasm's own kernels (tests compare against them). Added kernels stay registered. */
 export function uninstallWasmKernels(): void {
   restoreKernels('wasm');
+  installedOriginal.clear();
 }
 
 export function wasmKernelStats(): ReturnType<typeof kernelStats> {
