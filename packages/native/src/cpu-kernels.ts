@@ -415,6 +415,45 @@ function transpose(args: KernelArgs): TensorInfo | null {
   return output(backend, outShape, out);
 }
 
+/**
+ * Constant padding (Keras' ZeroPadding2D before MobileNetV2's strided convs): tfjs's cpu kernel
+ * computes coordinates per element and took more time than all the convolutions together. Here the
+ * trailing unpadded axes are copied as one block per input position.
+ */
+function padV2(args: KernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = f32(backend, inputs.x);
+  const paddings = attrs?.paddings as [number, number][] | undefined;
+  if (!x || !paddings || paddings.length !== inputs.x.shape.length) return null;
+  if (paddings.some(([a, b]) => a < 0 || b < 0)) return null;
+  const shape = inputs.x.shape;
+  const outShape = shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
+  const out = allocFloat32(util.sizeFromShape(outShape));
+  out.fill((attrs?.constantValue as number | undefined) ?? 0);
+  if (x.length === 0) return output(backend, outShape, out);
+  // Axes after the last padded one are copied as one contiguous block.
+  let k = shape.length - 1;
+  while (k >= 0 && paddings[k][0] === 0 && paddings[k][1] === 0) k--;
+  if (k < 0) {
+    out.set(x);
+    return output(backend, outShape, out);
+  }
+  const block = util.sizeFromShape(shape.slice(k + 1));
+  const outStrides = outShape.map((_, i) => util.sizeFromShape(outShape.slice(i + 1)));
+  const idx = new Array(k + 1).fill(0);
+  const rows = x.length / block;
+  for (let r = 0; r < rows; r++) {
+    let o = 0;
+    for (let i = 0; i <= k; i++) o += (idx[i] + paddings[i][0]) * outStrides[i];
+    out.set(x.subarray(r * block, (r + 1) * block), o);
+    for (let i = k; i >= 0; i--) {
+      if (++idx[i] < shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return output(backend, outShape, out);
+}
+
 /** Kernel name -> native implementation. */
 export const NATIVE_IMPLS: Record<string, NativeImpl> = {
   Conv2D: (a, n) => convForward(a, n, false, false),
@@ -448,4 +487,5 @@ export const NATIVE_IMPLS: Record<string, NativeImpl> = {
   Concat: (a) => concat(a),
   SplitV: (a) => splitV(a),
   Transpose: (a) => transpose(a),
+  PadV2: (a) => padV2(a),
 };

@@ -290,6 +290,9 @@ nativeTest('element-wise kernels match the cpu kernels (equal shapes, scalars, t
     const shape = perm.length === 2 ? [37, 45] : [3, 37, 45];
     cases.push({ name: 'Transpose', inputs: { x: rand(shape) }, attrs: { perm }, label: `perm ${perm}`, native: perm.join() !== '2,0,1' });
   }
+  for (const paddings of [[[0, 0], [0, 1], [0, 1], [0, 0]], [[0, 0], [1, 2], [3, 0], [0, 0]], [[1, 0], [0, 0], [0, 0], [2, 1]], [[0, 0], [0, 0], [0, 0], [0, 0]]]) {
+    cases.push({ name: 'PadV2', inputs: { x: rand([2, 5, 6, 3]) }, attrs: { paddings, constantValue: 0.5 }, label: JSON.stringify(paddings) });
+  }
   cases.push({
     name: 'UnsortedSegmentSum', inputs: { x: rand([50, 8]), segmentIds: tf.tensor1d(Array.from({ length: 50 }, (_, i) => (i * 7) % 13), 'int32') },
     attrs: { numSegments: 13 }, label: 'embedding gradient',
