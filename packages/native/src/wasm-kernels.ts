@@ -6,6 +6,7 @@
  * - Conv2DBackpropFilter (missing on wasm): im2col in chunks and XNNPACK matrix products. tfjs's
  *   fused conv2d (every tfjs-layers Conv2D) computes it eagerly even for image gradients.
  * - DepthwiseConv2dNativeBackpropInput / Filter (missing on wasm; MobileNetV2 gradients need them).
+ * - UnsortedSegmentSum (missing on wasm): the gradient of embedding lookups (tf.gather).
  * - BatchMatMul with a transposed operand: an explicit Transpose, then the fast untransposed product
  *   (wasm's transposed path is about 10x slower; Gram matrices hit it).
  * All of them are registered as kernels, so every caller (tf.grad, tfjs-layers) benefits.
@@ -33,7 +34,7 @@ type Shape4 = [number, number, number, number];
 
 export const WASM_KERNELS: readonly string[] = [
   'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'BatchMatMul',
+  'DepthwiseConv2dNativeBackpropFilter', 'BatchMatMul', 'UnsortedSegmentSum',
 ];
 
 function run(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
@@ -257,6 +258,26 @@ function conv2dBackpropFilter(args: Args): TensorInfo {
   });
 }
 
+/** UnsortedSegmentSum (missing on wasm): the gradient of tf.gather, i.e. of every embedding lookup. */
+function unsortedSegmentSum(args: Args): TensorInfo {
+  const { inputs: { x, segmentIds }, backend, attrs = {} } = args;
+  const numSegments = attrs.numSegments as number;
+  if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32') throw new Error('UnsortedSegmentSum on wasm supports float32 data and int32 ids');
+  const idRank = segmentIds.shape.length;
+  const inner = x.shape.slice(idRank).reduce((a, b) => a * b, 1);
+  const count = segmentIds.shape.reduce((a, b) => a * b, 1);
+  const acc = new Float32Array(numSegments * inner);
+  const xv = backend.typedArrayFromHeap(x);
+  // For an int32 tensor the heap view is an Int32Array.
+  const ids = backend.typedArrayFromHeap(segmentIds) as unknown as Int32Array;
+  for (let i = 0; i < count; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue;
+    for (let j = 0, o = s * inner, xi = i * inner; j < inner; j++) acc[o + j] += xv[xi + j];
+  }
+  return newTensor(backend, [numSegments, ...x.shape.slice(idRank)], (out) => out.set(acc));
+}
+
 /** BatchMatMul with transposes: materialize the transposed operands, then the fast path. */
 function batchMatMul(args: Args): TensorInfo | null {
   const { inputs: { a, b }, backend, attrs = {} } = args;
@@ -296,6 +317,7 @@ export async function installWasmKernels(): Promise<{ detail: string }> {
   addKernel('wasm', 'Conv2DBackpropFilter', (a) => conv2dBackpropFilter(a as unknown as Args));
   addKernel('wasm', 'DepthwiseConv2dNativeBackpropInput', (a) => depthwiseBackpropInput(a as unknown as Args));
   addKernel('wasm', 'DepthwiseConv2dNativeBackpropFilter', (a) => depthwiseBackpropFilter(a as unknown as Args));
+  if (!getKernel('UnsortedSegmentSum', 'wasm')) addKernel('wasm', 'UnsortedSegmentSum', (a) => unsortedSegmentSum(a as unknown as Args));
   return { detail: 'convlab conv-gradient kernels' };
 }
 

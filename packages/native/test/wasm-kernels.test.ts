@@ -95,6 +95,21 @@ test.serial('wasm BatchMatMul with transposes matches the cpu kernel', async (t)
   }
 });
 
+test.serial('wasm UnsortedSegmentSum (embedding gradient) matches the cpu kernel', async (t) => {
+  await setup();
+  await tf.setBackend('cpu');
+  const x = rand([50, 8]);
+  const ids = Int32Array.from({ length: 50 }, (_, i) => (i * 7) % 13 - (i === 3 ? 20 : 0)); // one out-of-range id
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => (tf.engine().runKernel('UnsortedSegmentSum', { x: tf.tensor(x.dataSync(), x.shape), segmentIds: tf.tensor1d(ids, 'int32') }, { numSegments: 13 }) as tf.Tensor).dataSync());
+  };
+  const ref = await run('cpu');
+  const got = await run('wasm');
+  await tf.setBackend('cpu');
+  t.true(relErr(tf.tensor(got), tf.tensor(ref)) <= TOLERANCE);
+});
+
 test.serial('image gradients on wasm (plain, strided, fused and depthwise convs) match autodiff on cpu', async (t) => {
   await setup();
   await tf.setBackend('cpu');
