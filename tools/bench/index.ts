@@ -3,7 +3,8 @@
  * seconds per iteration, GFLOP/s, % of the measured FMA peak, peak RSS, and the machine load.
  *
  *   npm run bench                     (the default set below; about 10 minutes on 2 cores)
- *   npx tsx --conditions=@convlab/source tools/bench/index.ts [--quick] [--only gatys,lstm] [--json out/bench.json]
+ *   npx tsx --conditions=@convlab/source tools/bench/index.ts [--quick] [--only gatys,lstm] [--backends native,wasm]
+ *     [--json out/bench.json]
  *
  * The peak is the best large sgemm on the native backend (tools/bench/peak.ts); "% peak" divides each
  * benchmark's GFLOP/s by it (wasm runs one thread, so its ceiling is 1/threads of that).
@@ -17,7 +18,9 @@ import { parseArgs } from 'node:util';
 import type { BenchResult } from './index-util.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, json: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false }, only: { type: 'string' }, backends: { type: 'string' }, json: { type: 'string' },
+  },
 });
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,7 +41,8 @@ const jobs: Job[] = [
   { script: 'lstm', args: ['--backend', 'native', '--iters', q ? '2' : '5'] },
   { script: 'lstm', args: ['--backend', 'wasm', '--iters', '2'] },
 ].filter((j) => !values.only || j.script === 'peak' || values.only.split(',').includes(j.script))
-  .filter((j) => !q || !(j.args.includes('cpu') || (j.args.includes('wasm') && j.args.includes('512'))));
+  .filter((j) => !q || !(j.args.includes('cpu') || (j.args.includes('wasm') && j.args.includes('512'))))
+  .filter((j) => !values.backends || j.script === 'peak' || values.backends.split(',').includes(j.args[1]));
 
 const results: BenchResult[] = [];
 for (const job of jobs) {
