@@ -11,6 +11,13 @@ export interface MemoryEstimate {
   limitBytes: number;
 }
 
+/**
+ * Process baseline: Node, TensorFlow.js, the wasm heap, weights and the images. Calibrated on inception_v3 with
+ * tools/bench/style.ts: peak RSS 1.1-1.3 GB at 256 px and 1.7-2.0 GB at 512 px, whose difference the
+ * activation term below reproduces (0.63 GB).
+ */
+export const BASELINE_BYTES = 900e6;
+
 /** L-BFGS history pairs kept (each pair is two image-sized vectors). */
 export const LBFGS_HISTORY = 50;
 
@@ -23,7 +30,7 @@ export function estimateMemoryBytes(net: FeatureNet, layers: string[], size: [nu
   const activations = net.activationFloats(layers, size);
   const image = size[0] * size[1] * 3;
   const optimiserVectors = optimizer === 'lbfgs' ? 2 * LBFGS_HISTORY + 6 : 4;
-  return 4 * (3 * activations + image * optimiserVectors) + 200e6; // + weights and runtime overhead
+  return 4 * (3 * activations + image * optimiserVectors) + BASELINE_BYTES;
 }
 
 export function defaultMemoryLimit(): number {
@@ -46,7 +53,7 @@ export function checkMemory(
   if (bytes > limitBytes) {
     const side = Math.max(...dims);
     // Activations grow with the pixel count: scale the side by the square root of the ratio.
-    const fit = Math.max(net.minInputSize, Math.floor((side * Math.sqrt((limitBytes - 200e6) / (bytes - 200e6))) / 16) * 16);
+    const fit = Math.max(net.minInputSize, Math.floor((side * Math.sqrt(Math.max(0, limitBytes - BASELINE_BYTES) / (bytes - BASELINE_BYTES))) / 16) * 16);
     throw new ConvlabError(`size ${side} px needs about ${gb(bytes)} of memory with ${net.name}, above the ${gb(limitBytes)} limit`, {
       hint: `try --size ${fit} or smaller`,
     });
