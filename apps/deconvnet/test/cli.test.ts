@@ -34,7 +34,7 @@ test.serial('convlab-deconv top9 on a generated folder: skips a bad file, writes
   t.regex(log, /1 file\(s\) could not be read and were skipped/);
   t.regex(log, /scanned 0 images .* 11 from the cache/);
   const files = await readdir(out);
-  t.true(files.includes('top9-block_1_expand_relu.png'));
+  t.true(files.includes('top9-block_1_expand_relu.png') && files.includes('top9-block_1_expand_relu.html'));
   const record = JSON.parse(await readFile(join(out, 'top9-block_1_expand_relu.json'), 'utf8'));
   t.is(record.extra.units.length, 2);
   t.is(record.extra.units[0].top.length, 9);

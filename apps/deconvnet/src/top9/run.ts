@@ -3,8 +3,8 @@
  * the Zeiler & Fergus figure, and write PNGs plus a JSON record of every patch (file, position,
  * value, box) and the run's parameters.
  */
-import { join, resolve } from 'node:path';
-import { createRunRecord, engineInfo, saveImage, type RgbImage, type Tensor4D } from '@convlab/core';
+import { basename, join, resolve } from 'node:path';
+import { createRunRecord, engineInfo, saveImage, writeHtmlPage, type RgbImage, type Tensor4D } from '@convlab/core';
 import type { ConvNet, ReluBackward } from '@convlab/models';
 import { collectImageFiles, type FitMode } from '../images.js';
 import { channelsOf } from '../target.js';
@@ -185,6 +185,25 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
   const jsonPath = join(options.outDir, `${base}.json`);
   await record.save(jsonPath);
   result.files.push(jsonPath);
+  if (result.figure) {
+    const htmlPath = join(options.outDir, `${base}.html`);
+    await writeHtmlPage(htmlPath, {
+      title: `Top-${options.k ?? 9} activations: ${model.name} ${layer}`,
+      intro: `Zeiler & Fergus Fig. 2 layout over ${scan.scanned + scan.fromCache - scan.failed.length} images of ${root} (receptive field ${rf.size[0]}x${rf.size[1]} px). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
+      sections: [
+        { heading: 'Units', figures: [{ image: result.figure }] },
+        {
+          heading: 'Top activations',
+          table: {
+            columns: ['unit', 'rank', 'image', 'value', 'position (y, x)'],
+            rows: result.tops.flatMap((t) => t.entries.map((e, i) => [t.unit, i + 1, e.file, Number(e.value.toPrecision(4)), `${e.y}, ${e.x}`])),
+          },
+          html: `<p>Run record: <a href="${basename(jsonPath)}">${basename(jsonPath)}</a>${scan.failed.length ? `; ${scan.failed.length} unreadable file(s) skipped (listed in the record)` : ''}</p>`,
+        },
+      ],
+    });
+    result.files.push(htmlPath);
+  }
   return result;
 }
 
