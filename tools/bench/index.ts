@@ -64,13 +64,14 @@ const peakGflops = peak ? peak.gflopPerIter / peak.secondsPerIter : undefined;
 const threads = Number(/(\d+) thread/.exec(peak?.engineDetail ?? '')?.[1] ?? cpus().length);
 // Per CPU-second rates do not depend on how busy the shared machine was (wall times do).
 const peakPerCpu = peak?.cpuSecondsPerIter ? peak.gflopPerIter / peak.cpuSecondsPerIter : undefined;
-const header = ['benchmark', 'backend', 's/iter', 'CPU s/iter', 'GFLOP/iter', 'GFLOP/s', '% peak', 'GFLOP/CPU-s', '% peak (CPU)', 'peak RSS MB', 'load'];
+const header = ['benchmark', 'backend', 's/iter', 'best s', 'CPU s/iter', 'GFLOP/iter', 'GFLOP/s', '% peak', 'GFLOP/CPU-s', '% peak (CPU)', 'peak RSS MB', 'load'];
 const pct = (v: number, of: number | undefined) => (of ? `${((100 * v) / of).toFixed(0)}%` : '');
 const rows = results.map((r) => {
   const gflops = r.gflopPerIter / r.secondsPerIter;
   const perCpu = r.cpuSecondsPerIter ? r.gflopPerIter / r.cpuSecondsPerIter : undefined;
   return [
-    `${r.bench} ${r.config}${r.note ? ` (${r.note})` : ''}`, r.backend, r.secondsPerIter.toFixed(3), r.cpuSecondsPerIter?.toFixed(3) ?? '',
+    `${r.bench} ${r.config}${r.note ? ` (${r.note})` : ''}`, r.backend, r.secondsPerIter.toFixed(3), r.bestSecondsPerIter?.toFixed(3) ?? '',
+    r.cpuSecondsPerIter?.toFixed(3) ?? '',
     r.gflopPerIter.toFixed(1), gflops.toFixed(1), pct(gflops, peakGflops), perCpu?.toFixed(1) ?? '', perCpu ? pct(perCpu, peakPerCpu) : '',
     r.peakRssMB.toFixed(0), r.load1?.toFixed(1) ?? '',
   ];
