@@ -37,9 +37,11 @@ function main() {
   const gyp = nodeGyp();
   if (!gyp) return say('node-gyp not found; using the wasm backend instead');
   const args = [gyp, 'rebuild', '-j', 'max'];
-  // Debian's nodejs package puts the headers under /usr/include/node; point node-gyp there rather
-  // than let it download them.
-  if (existsSync('/usr/include/node/node_api.h') && !process.env.npm_config_nodedir) args.push('--nodedir=/usr');
+  // Use the headers installed with this node (Debian: /usr/include/node; official tarballs:
+  // <prefix>/include/node) rather than let node-gyp download them (offline machines).
+  const prefixes = [join(dirname(process.execPath), '..'), '/usr', '/usr/local'];
+  const nodedir = prefixes.find((p) => existsSync(join(p, 'include/node/node_api.h')));
+  if (nodedir && !process.env.npm_config_nodedir) args.push(`--nodedir=${nodedir}`);
   const r = spawnSync(process.execPath, args, { cwd: pkgDir, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {
     return say(`build failed (${lastError(`${r.stdout}\n${r.stderr}`)}); using the wasm backend instead`);
