@@ -2,7 +2,7 @@
  * The image optimisers, both from @convlab/core: L-BFGS (torch-style; the default, as in Gatys et al. and
  * jcjohnson/neural-style) and Adam. This module adapts them to the style objective and its loss parts.
  */
-import { adamMinimize, minimizeLbfgs, type IterationInfo, type Tensor, type Tensor4D } from '@convlab/core';
+import { adamMinimize, minimizeLbfgs, tf, type IterationInfo, type Tensor, type Tensor4D } from '@convlab/core';
 import type { IterationLosses } from './record.js';
 import { LBFGS_HISTORY } from './memory-estimate.js';
 
@@ -27,10 +27,22 @@ export interface MinimizeOptions {
 /** Minimise from x0 (consumed). Returns the final iterate, owned by the caller. */
 export async function minimize(objective: Objective, x0: Tensor4D, o: MinimizeOptions): Promise<Tensor4D> {
   let lastParts: IterationLosses | undefined;
+  // L-BFGS is invariant to scaling the objective except for its curvature-pair test (y.s > 1e-10), which drops
+  // every pair when gradients are tiny (e.g. a random VGG on 0..255 inputs at 256 px: ~1e-5 per pixel), leaving
+  // steepest descent with unit steps that barely move the image. Scaling the objective so the first gradient's
+  // mean |g| is 1 keeps the pairs and changes nothing for well-scaled problems.
+  let scale = o.optimizer === 'lbfgs' ? 0 : 1;
   const lossAndGrad = (x: Tensor) => {
     const r = objective(x as Tensor4D);
     lastParts = r.parts;
-    return { loss: r.loss, grad: r.grad };
+    if (scale === 0) {
+      const meanAbs = tf.tidy(() => tf.mean(tf.abs(r.grad)).dataSync()[0]);
+      scale = Number.isFinite(meanAbs) && meanAbs > 0 ? 1 / meanAbs : 1;
+    }
+    if (scale === 1) return { loss: r.loss, grad: r.grad };
+    const grad = tf.mul(r.grad, scale);
+    r.grad.dispose();
+    return { loss: r.loss * scale, grad };
   };
   const onIteration = async (info: IterationInfo) => {
     await o.onIteration(info.iteration, lastParts!, info.x as Tensor4D);
