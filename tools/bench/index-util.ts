@@ -42,8 +42,10 @@ export function benchFlags(defaults: Partial<BenchFlags> = {}): BenchFlags {
       iters: { type: 'string', default: String(defaults.iters ?? 3) },
       warmup: { type: 'string', default: String(defaults.warmup ?? 1) },
     },
+    // Benchmarks parse their own extra flags (gatys: --pool, --layers).
+    strict: false,
   });
-  return { backend: values.backend, size: Number(values.size), iters: Number(values.iters), warmup: Number(values.warmup) };
+  return { backend: String(values.backend), size: Number(values.size), iters: Number(values.iters), warmup: Number(values.warmup) };
 }
 
 export async function startEngine(backend: string): Promise<{ backend: string; detail: string }> {
