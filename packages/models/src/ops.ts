@@ -39,8 +39,10 @@ export function reluLike(x: Tensor, cap6: boolean, mode: ReluBackward = 'normal'
     (dy, saved) => {
       const xs = saved[0];
       let g = tf.relu(dy);
+      // Zeiler & Fergus's rule ignores the forward values; guided backprop adds only the x > 0 gate.
+      // Neither stops at relu6's cap: the strongest MobileNetV2 activations sit at 6, and cutting
+      // there would project exactly the activations a top-9 search picks to an all-zero image.
       if (mode === 'guided') g = tf.mul(g, tf.step(xs));
-      if (cap6) g = tf.mul(g, tf.cast(tf.lessEqual(xs, 6), 'float32'));
       return g;
     },
   )(x);
