@@ -2,5 +2,6 @@
 import type { DemoSection } from './sections.js';
 import { modelsSection } from './models-section.js';
 import { deconvnetSection } from './deconvnet-section.js';
+import { styleSection } from './style-section.js';
 
-export const allSections: DemoSection[] = [modelsSection, deconvnetSection];
+export const allSections: DemoSection[] = [modelsSection, styleSection, deconvnetSection];

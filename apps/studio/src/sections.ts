@@ -2,14 +2,13 @@
  * One demo section = one capability run on the bundled samples. Each returns what the HTML page
  * shows; a failure in one section is reported on the page and does not stop the others.
  */
-import type { RgbImage } from '@convlab/core';
+import type { HtmlFigure } from '@convlab/core';
 
-export interface DemoFigure {
-  image: RgbImage | string; // an image, or a path relative to the page
-  caption?: string;
-}
+/** An image (RgbImage, encoded bytes, or a path relative to the page) with a caption. */
+export type DemoFigure = HtmlFigure;
 
 export interface DemoSectionResult {
+  /** The section's own heading (the page uses the section title; apps may return a longer one). */
   heading: string;
   text: string;
   figures: DemoFigure[];
