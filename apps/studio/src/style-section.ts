@@ -10,9 +10,9 @@ export const styleSection: DemoSection = {
   title: 'Neural style transfer',
   async run(ctx) {
     const t0 = performance.now();
-    // 256 px and 80 L-BFGS iterations finish in about 1-3 minutes on a 2-core machine (see README).
-    const size = ctx.quick ? 128 : 256; // quick: the smallest size whose style image stays above InceptionV3's 75 px minimum
-    const iterations = ctx.quick ? 5 : 80;
+    // 320 px and 100 L-BFGS iterations: about a minute on native with 2 idle cores, 3 on wasm (README).
+    const size = ctx.quick ? 128 : 320; // quick: the smallest size whose style image stays above InceptionV3's 75 px minimum
+    const iterations = ctx.quick ? 5 : 100;
     const progress = createProgress({ total: iterations, label: 'style transfer', unit: 'it' });
     const result = await stylize(
       { content: join(ctx.root, 'assets/content/tubingen.jpg'), style: [join(ctx.root, 'assets/style/starry_night.jpg')], size, iterations, seed: 0 },
