@@ -5,7 +5,7 @@
  * e_ti = w^T tanh(W_a a_i + W_h h_{t-1}), alpha_t = softmax(e_t), z_t = beta_t * sum_i alpha_ti a_i with the
  * gate beta_t = sigmoid(f_beta(h_{t-1})); the LSTM reads [E y_{t-1}, z_t]; the deep output layer is
  * p(y_t) = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t)). Loss: cross-entropy
- * + lambda * sum_i (1 - sum_t alpha_ti)^2 (the doubly stochastic regularizer).
+ * + lambda * sum_i (1 - sum_t alpha_ti)^2 (the doubly stochastic regularizer), scaled per word like the loss.
  */
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D } from '@convlab/core';
@@ -121,8 +121,12 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     const tgtAll = batch.targets.dataSync();
     const ce = softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]));
     void vocabSize;
+    // Xu et al. add lambda * sum_i (1 - sum_t alpha_ti)^2 to a caption's summed log-loss; our cross-entropy is
+    // a mean per word, so the penalty is divided by the mean caption length (real tokens per caption) to keep
+    // their balance.
     const lambda = this.config.alphaReg ?? 1;
-    const reg = tf.mul(lambda, tf.mean(tf.sum(tf.square(tf.sub(1, alphaSum)), 1)));
+    const wordsPerCaption = rows.length / b;
+    const reg = tf.mul(lambda / wordsPerCaption, tf.mean(tf.sum(tf.square(tf.sub(1, alphaSum)), 1)));
     return tf.add(ce, reg) as Scalar;
   }
 
