@@ -45,6 +45,7 @@ function shortReason(err: unknown): string {
 interface NativeModule {
   installNativeKernels(): Promise<{ detail: string }>;
   installWasmKernels?(): Promise<{ detail: string }>;
+  uninstallNativeKernels?(): void;
 }
 
 const loaders: Record<BackendName, BackendLoader> = {
@@ -83,6 +84,13 @@ const loaders: Record<BackendName, BackendLoader> = {
     return { tfBackend: 'wasm', detail };
   },
   async cpu() {
+    // native and cpu share tfjs's 'cpu' backend: take the oneDNN kernels back out if they are in.
+    try {
+      const mod = (await import(NATIVE)) as NativeModule;
+      mod.uninstallNativeKernels?.();
+    } catch {
+      // @convlab/native not installed: nothing was swapped in.
+    }
     return { tfBackend: 'cpu', detail: 'pure JavaScript kernels (slow)' };
   },
 };
