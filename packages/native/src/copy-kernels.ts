@@ -1,0 +1,139 @@
+/**
+ * Kernels that the gradients of MobileNetV2-style networks run at every layer and that tfjs's cpu
+ * backend computes with a coordinate conversion per element: Slice (the gradient of ZeroPadding2D;
+ * 1.5 s for one [1,113,113,96] -> [1,112,112,96] slice), comparisons against a scalar (Relu6's
+ * gradient mask) and AddN (gradients summed over residual branches). Plain block copies and single
+ * loops are enough: these are memory-bound. Anything else returns null so the original kernel runs.
+ */
+import { slice_util, util } from '@tensorflow/tfjs-core';
+import type { BackendValues, DataType, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { BINARY, allocFloat32 } from './addon.js';
+import type { NativeAddon } from './addon.js';
+
+/** The part of tfjs's MathBackendCPU these kernels use. */
+export interface TypedBackendLike {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: DataType, values?: BackendValues): TensorInfo;
+}
+
+export interface CopyKernelArgs {
+  inputs: Record<string, TensorInfo>;
+  backend: TypedBackendLike;
+  attrs?: NamedAttrMap;
+}
+
+type Typed = Float32Array | Int32Array | Uint8Array;
+
+function typedValues(backend: TypedBackendLike, t: TensorInfo | undefined): Typed | null {
+  if (!t || (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool')) return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array ? v : null;
+}
+
+function allocLike(v: Typed, n: number): Typed {
+  if (v instanceof Float32Array) return allocFloat32(n);
+  return v instanceof Int32Array ? new Int32Array(n) : new Uint8Array(n);
+}
+
+/**
+ * Copy the box [begin, begin + size) of x (row-major, `shape`) into a new array. The axes after the
+ * last one that is cut are contiguous in both arrays, so each copy moves size[k] * inner values.
+ */
+export function sliceValues(x: Typed, shape: number[], begin: number[], size: number[]): Typed {
+  const n = util.sizeFromShape(size);
+  const out = allocLike(x, n);
+  if (n === 0) return out;
+  let k = shape.length - 1;
+  while (k >= 0 && begin[k] === 0 && size[k] === shape[k]) k--;
+  if (k < 0) {
+    out.set(x.subarray(0, n));
+    return out;
+  }
+  const strides = shape.map((_, i) => util.sizeFromShape(shape.slice(i + 1)));
+  const block = size[k] * strides[k];
+  const idx = new Array<number>(k).fill(0);
+  const rows = n / block;
+  for (let r = 0; r < rows; r++) {
+    let src = begin[k] * strides[k];
+    for (let i = 0; i < k; i++) src += (begin[i] + idx[i]) * strides[i];
+    out.set(x.subarray(src, src + block), r * block);
+    for (let i = k - 1; i >= 0; i--) {
+      if (++idx[i] < size[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+function slice(args: CopyKernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = typedValues(backend, inputs.x);
+  const beginAttr = attrs?.begin as number | number[] | undefined;
+  const sizeAttr = attrs?.size as number | number[] | undefined;
+  if (!x || beginAttr === undefined || sizeAttr === undefined) return null;
+  const shape = inputs.x.shape;
+  const [begin, size] = slice_util.parseSliceParams(inputs.x, beginAttr, sizeAttr);
+  if (begin.length !== shape.length || size.length !== shape.length) return null;
+  if (begin.some((b, i) => b < 0 || size[i] < 0 || b + size[i] > shape[i])) return null;
+  return backend.makeTensorInfo(size, inputs.x.dtype, sliceValues(x, shape, begin, size));
+}
+
+type Compare = (a: number, b: number) => boolean;
+
+/** Comparisons with equal shapes or one single-value operand (tf.lessEqual(x, 6)); output bool. */
+function compare(args: CopyKernelArgs, f: Compare): TensorInfo | null {
+  const { inputs, backend } = args;
+  const a = typedValues(backend, inputs.a), b = typedValues(backend, inputs.b);
+  if (!a || !b) return null;
+  const sa = inputs.a.shape, sb = inputs.b.shape;
+  let shape: number[];
+  if (util.arraysEqual(sa, sb)) shape = sa;
+  else if (b.length === 1 && sb.length <= sa.length) shape = sa;
+  else if (a.length === 1 && sa.length <= sb.length) shape = sb;
+  else return null;
+  const n = util.sizeFromShape(shape);
+  const out = new Uint8Array(n);
+  if (a.length === n && b.length === n) {
+    for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]) ? 1 : 0;
+  } else if (b.length === 1) {
+    const bv = b[0];
+    for (let i = 0; i < n; i++) out[i] = f(a[i], bv) ? 1 : 0;
+  } else {
+    const av = a[0];
+    for (let i = 0; i < n; i++) out[i] = f(av, b[i]) ? 1 : 0;
+  }
+  return backend.makeTensorInfo(shape, 'bool', out);
+}
+
+/** AddN of equal-shape float32 tensors: the native Add, accumulating in place. */
+function addN(args: CopyKernelArgs, addon: NativeAddon): TensorInfo | null {
+  const { inputs, backend } = args;
+  const parts = Object.values(inputs);
+  if (parts.length === 0) return null;
+  const shape = parts[0].shape;
+  if (parts.some((p) => p.dtype !== 'float32' || !util.arraysEqual(p.shape, shape))) return null;
+  const values = parts.map((p) => typedValues(backend, p));
+  if (values.some((v) => !(v instanceof Float32Array))) return null;
+  const v = values as Float32Array[];
+  const n = util.sizeFromShape(shape);
+  const out = allocFloat32(n);
+  if (n === 0) return backend.makeTensorInfo(shape, 'float32', out);
+  if (v.length === 1) out.set(v[0]);
+  else addon.binary(BINARY.Add, v[0], v[1], out);
+  for (let i = 2; i < v.length; i++) addon.binary(BINARY.Add, out, v[i], out);
+  return backend.makeTensorInfo(shape, 'float32', out);
+}
+
+export type CopyImpl = (args: CopyKernelArgs, addon: NativeAddon) => TensorInfo | null;
+
+/** Kernel name -> implementation (installed next to the oneDNN kernels). */
+export const COPY_IMPLS: Record<string, CopyImpl> = {
+  Slice: (a) => slice(a),
+  LessEqual: (a) => compare(a, (p, q) => p <= q),
+  Less: (a) => compare(a, (p, q) => p < q),
+  GreaterEqual: (a) => compare(a, (p, q) => p >= q),
+  Greater: (a) => compare(a, (p, q) => p > q),
+  Equal: (a) => compare(a, (p, q) => p === q),
+  NotEqual: (a) => compare(a, (p, q) => p !== q),
+  AddN: (a, n) => addN(a, n),
+};

@@ -1,0 +1,143 @@
+/**
+ * Slice, the comparisons and AddN (src/copy-kernels.ts) against the original tfjs cpu kernels:
+ * bit-identical outputs over a grid of ranks, begins and sizes (-1 included) and dtypes, and the
+ * gradient of ZeroPadding2D-style padding that made MobileNetV2 input gradients slow.
+ */
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
+import { installNativeKernels, nativeKernelStats, resetKernelStats, uninstallNativeKernels } from '../src/index.js';
+import { nativeTest, rand, tf } from './helpers.js';
+
+/** One kernel call with the original cpu kernels and with the installed ones, and the native count. */
+async function both(name: string, inputs: Record<string, tf.Tensor>, attrs: NamedAttrMap): Promise<[tf.Tensor, tf.Tensor, number]> {
+  uninstallNativeKernels();
+  const ref = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+  await installNativeKernels();
+  resetKernelStats();
+  const got = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+  return [ref, got, nativeKernelStats()[name]?.native ?? 0];
+}
+
+function same(a: tf.Tensor, b: tf.Tensor): boolean {
+  if (a.dtype !== b.dtype || !tf.util.arraysEqual(a.shape, b.shape)) return false;
+  const x = a.dataSync(), y = b.dataSync();
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+  return true;
+}
+
+/** Every begin in {0, 1, d-1} per axis with sizes {rest, 1, -1, 0 where it fits}, sampled to stay small. */
+function sliceCases(shape: number[]): { begin: number[]; size: number[] }[] {
+  const perAxis = shape.map((d) => {
+    const opts: [number, number][] = [[0, d], [0, -1], [0, 1]];
+    if (d > 1) opts.push([1, d - 1], [1, -1], [d - 1, 1], [1, Math.max(0, d - 2)]);
+    if (d > 2) opts.push([1, 1]);
+    return opts;
+  });
+  let combos: [number, number][][] = [[]];
+  for (const opts of perAxis) combos = combos.flatMap((c) => opts.map((o) => [...c, o]));
+  // Deterministic thinning for rank 4 (thousands of combinations otherwise).
+  const step = Math.max(1, Math.floor(combos.length / 150));
+  return combos.filter((_, i) => i % step === 0).map((c) => ({ begin: c.map((o) => o[0]), size: c.map((o) => o[1]) }));
+}
+
+nativeTest('Slice matches the cpu kernel (ranks 1-4, begins, sizes with -1, float32 / int32 / bool)', async (t) => {
+  await installNativeKernels();
+  const shapes = [[7], [5, 6], [3, 4, 5], [2, 5, 4, 3], [1, 9, 9, 8]];
+  let checked = 0;
+  for (const shape of shapes) {
+    const xf = rand(shape);
+    const xi = tf.cast(tf.mul(xf, 100), 'int32');
+    const xb = tf.greater(xf, 0);
+    for (const { begin, size } of sliceCases(shape)) {
+      for (const x of [xf, xi, xb]) {
+        const [ref, got, native] = await both('Slice', { x }, { begin, size });
+        t.true(same(got, ref), `Slice ${x.dtype} ${shape} begin ${begin} size ${size}: ${got.shape} vs ${ref.shape}`);
+        t.is(native, 1, `Slice ${x.dtype} ${shape} begin ${begin} size ${size} took the fallback`);
+        ref.dispose();
+        got.dispose();
+        checked++;
+      }
+    }
+    for (const v of [xf, xi, xb]) v.dispose();
+  }
+  t.true(checked > 500, `only ${checked} slice cases`);
+  // A scalar begin/size (tf.slice on rank 1 accepts numbers) goes through the same parsing.
+  const x = rand([10]);
+  const [ref, got] = await both('Slice', { x }, { begin: 3, size: 4 });
+  t.true(same(got, ref));
+  for (const v of [x, ref, got]) v.dispose();
+});
+
+nativeTest('the gradient of ZeroPadding2D-style padding (a Slice) matches the original kernels', async (t) => {
+  const x = rand([1, 12, 12, 8]);
+  const dy = rand([1, 13, 13, 8]);
+  const grad = tf.grad((v: tf.Tensor) => tf.mul(tf.pad(v, [[0, 0], [0, 1], [0, 1], [0, 0]]), dy));
+  uninstallNativeKernels();
+  const ref = grad(x);
+  await installNativeKernels();
+  resetKernelStats();
+  const got = grad(x);
+  t.true(same(got, ref));
+  t.true((nativeKernelStats().Slice?.native ?? 0) >= 1);
+  for (const v of [x, dy, ref, got]) v.dispose();
+});
+
+nativeTest('comparisons match the cpu kernels (equal shapes, scalar either side, NaN, int32)', async (t) => {
+  await installNativeKernels();
+  const base = rand([2, 5, 7, 3], -8, 8);
+  const nanMask = tf.less(rand([2, 5, 7, 3]), -0.8);
+  const a = tf.where(nanMask, tf.fill([2, 5, 7, 3], NaN), tf.round(base));
+  const b = tf.round(rand([2, 5, 7, 3], -8, 8));
+  const six = tf.scalar(6), zero = tf.scalar(0), nan = tf.scalar(NaN), oneByOne = tf.tensor([[2]]);
+  const ai = tf.cast(b, 'int32'), bi = tf.cast(tf.round(base), 'int32'), threeI = tf.scalar(3, 'int32');
+  const pairs: [string, tf.Tensor, tf.Tensor][] = [
+    ['equal shapes', a, b], ['scalar b', a, six], ['scalar a', zero, a], ['NaN scalar', a, nan],
+    ['[1,1] b', tf.reshape(a, [70, 3]), oneByOne], ['int32', ai, bi], ['int32 scalar', ai, threeI],
+  ];
+  for (const name of ['LessEqual', 'Less', 'GreaterEqual', 'Greater', 'Equal', 'NotEqual']) {
+    for (const [label, p, q] of pairs) {
+      const [ref, got, native] = await both(name, { a: p, b: q }, {});
+      t.true(same(got, ref), `${name} ${label}`);
+      t.is(native, 1, `${name} ${label} took the fallback`);
+      ref.dispose();
+      got.dispose();
+    }
+  }
+  // A true broadcast ([3] against [2,5,7,3]) is left to the original kernel, and still right.
+  const row = rand([3]);
+  const [ref, got, native] = await both('Less', { a, b: row }, {});
+  t.true(same(got, ref));
+  t.is(native, 0);
+  for (const v of [base, nanMask, a, b, six, zero, nan, oneByOne, ai, bi, threeI, row, ref, got]) v.dispose();
+});
+
+nativeTest('AddN matches the cpu kernel (1 to 5 inputs)', async (t) => {
+  await installNativeKernels();
+  const xs = [0, 1, 2, 3, 4].map(() => rand([3, 33, 17, 5]));
+  for (let k = 1; k <= xs.length; k++) {
+    // tf.addN passes its inputs as an array.
+    const inputs = xs.slice(0, k) as unknown as Record<string, tf.Tensor>;
+    const [ref, got, native] = await both('AddN', inputs, {});
+    const err = tf.max(tf.abs(tf.sub(got, ref))).dataSync()[0];
+    t.true(err <= 1e-6, `AddN of ${k}: max error ${err}`);
+    t.is(native, 1);
+    ref.dispose();
+    got.dispose();
+  }
+  xs.forEach((x) => x.dispose());
+});
+
+nativeTest('PadV2 line copies match the cpu kernel (ranks 1-4, padding on any axis)', async (t) => {
+  await installNativeKernels();
+  const cases: [number[], [number, number][]][] = [
+    [[7], [[2, 3]]], [[4, 5], [[1, 0], [0, 0]]], [[4, 5], [[0, 0], [0, 2]]], [[3, 4, 5], [[0, 1], [2, 0], [0, 0]]],
+    [[1, 9, 9, 3], [[0, 0], [0, 1], [0, 1], [0, 0]]], [[2, 4, 3, 2], [[1, 1], [0, 0], [2, 1], [0, 0]]],
+    [[2, 4, 3, 2], [[0, 0], [1, 0], [0, 0], [0, 3]]], [[2, 3], [[0, 0], [0, 0]]], [[0, 3], [[1, 1], [0, 1]]],
+  ];
+  for (const [shape, paddings] of cases) {
+    const x = rand(shape);
+    const [ref, got, native] = await both('PadV2', { x }, { paddings, constantValue: -2 });
+    t.true(same(got, ref), `PadV2 ${shape} ${JSON.stringify(paddings)}`);
+    t.is(native, 1, `PadV2 ${shape} took the fallback`);
+    for (const v of [x, ref, got]) v.dispose();
+  }
+});
