@@ -38,6 +38,12 @@ const jobs: Job[] = [
   { script: 'mobilenet', args: ['--backend', 'native'] },
   { script: 'mobilenet', args: ['--backend', 'wasm'] },
   { script: 'mobilenet', args: ['--backend', 'cpu', '--iters', '2', '--warmup', '1'] },
+  // Input gradients through MobileNetV2 (deconvnet maps, MobileNetV2 style transfer).
+  { script: 'mobilenet-grad', args: ['--backend', 'native', '--iters', q ? '3' : '8'] },
+  { script: 'mobilenet-grad', args: ['--backend', 'wasm', '--iters', q ? '3' : '8'] },
+  { script: 'mobilenet-grad', args: ['--backend', 'cpu', '--iters', '1', '--warmup', '0'] },
+  { script: 'mobilenet-grad', args: ['--backend', 'native', '--style', '--iters', q ? '2' : '5'] },
+  { script: 'mobilenet-grad', args: ['--backend', 'wasm', '--style', '--iters', q ? '2' : '5'] },
   { script: 'lstm', args: ['--backend', 'native', '--iters', q ? '2' : '5'] },
   { script: 'lstm', args: ['--backend', 'wasm', '--iters', '2'] },
 ].filter((j) => !values.only || j.script === 'peak' || values.only.split(',').includes(j.script))

@@ -5,9 +5,10 @@
  * losses at Conv1_relu and block_1/3/6/13_expand_relu, content loss at block_6_expand_relu, 256 px.
  *
  *   npx tsx --conditions=@convlab/source tools/bench/mobilenet-grad.ts --backend native|wasm|cpu
- *     [--iters 5] [--style] [--profile]
+ *     [--iters 5] [--style] [--profile] [--original Slice,LessEqual,...]
  *
- * --profile prints the kernels by total time (tf.profile) for one iteration.
+ * --profile prints the kernels by total time (tf.profile) for one iteration. --original (native
+ * backend) puts tfjs's own cpu kernels back for the named kernels, to measure what a native one gains.
  * FLOPs: forward to the layer plus the backward data pass, roughly 2x the forward FLOPs up to it
  * (about 0.45 GFLOP forward to block_13_expand_relu at 224 px), so 0.9 GFLOP counted.
  */
@@ -25,10 +26,18 @@ function gram(a: Tensor): Tensor {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { style: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } }, strict: false });
+  const { values } = parseArgs({
+    options: { style: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, original: { type: 'string' } },
+    strict: false,
+  });
   const style = Boolean(values.style);
   const flags = benchFlags({ iters: 5, warmup: 1, size: style ? 256 : 224 });
   const engine = await startEngine(flags.backend);
+  const original = typeof values.original === 'string' ? values.original.split(',') : [];
+  if (original.length > 0) {
+    if (engine.backend !== 'native') throw new Error('--original needs --backend native');
+    (await import('@convlab/native')).uninstallNativeKernels(original);
+  }
   const { loadModel } = await import('@convlab/models');
   const net = await loadModel('mobilenet_v2');
   const size = flags.size;
@@ -85,7 +94,8 @@ async function main() {
     bench: style ? 'mobilenet_v2 style' : 'mobilenet_v2 input gradient', backend: engine.backend,
     config: `${size} px`, secondsPerIter: sec, gflopPerIter: style ? 1.0 : 0.9,
     peakRssMB: peakRssMB(), iterations: flags.iters, engineDetail: engine.detail,
-    note: style ? `style ${STYLE_LAYERS.length} layers + content ${CONTENT_LAYER}` : `d ${layer}[7] / d image`,
+    note: (style ? `style ${STYLE_LAYERS.length} layers + content ${CONTENT_LAYER}` : `d ${layer}[7] / d image`)
+      + (original.length ? `; tfjs kernels for ${original.join(',')}` : ''),
   });
   keep.forEach((t) => t.dispose());
   net.dispose();

@@ -10,7 +10,7 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;
 
 enum UnaryOp { kURelu = 0, kURelu6, kUStep, kUSigmoid, kUTanh, kUSquare, kUNeg, kULeakyRelu, kUElu, kUExp, kUSqrt };
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum };
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kRelu6Grad };
 
 template <typename F> void unaryLoop(const float *x, float *y, int64_t n, F f) {
 #pragma omp parallel for simd if (n > kParallelMin) schedule(static)
@@ -82,12 +82,31 @@ Napi::Value Unary(const Napi::CallbackInfo &info) {
     case kURelu: unaryLoop(x, y, n, [](float v) { return v > 0.f ? v : (v == v ? 0.f : v); }); break;
     case kURelu6: unaryLoop(x, y, n, [](float v) { return v != v ? v : (v > 6.f ? 6.f : (v > 0.f ? v : 0.f)); }); break;
     // TensorFlow.js's Step: 1 for x > 0, alpha otherwise, NaN stays NaN.
-    case kUStep: unaryLoop(x, y, n, [alpha](float v) { return v != v ? v : (v > 0.f ? 1.f : alpha); }); break;
+    // Step and LeakyRelu take alpha from a local in an explicit loop: GCC does not vectorize the
+    // capturing lambdas (2.6 ms vs 0.3 ms for 1.2M values).
+    case kUStep: {
+      const float a = alpha;
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        const float s = v > 0.f ? 1.f : a;
+        y[i] = v == v ? s : v;
+      }
+      break;
+    }
     case kUSigmoid: unaryLoop(x, y, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
     case kUTanh: unaryLoop(x, y, n, [](float v) { return std::tanh(v); }); break;
     case kUSquare: unaryLoop(x, y, n, [](float v) { return v * v; }); break;
     case kUNeg: unaryLoop(x, y, n, [](float v) { return -v; }); break;
-    case kULeakyRelu: unaryLoop(x, y, n, [alpha](float v) { return v < 0.f ? alpha * v : v; }); break;
+    case kULeakyRelu: {
+      const float a = alpha;
+#pragma omp parallel for simd if (n > kParallelMin) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        y[i] = v < 0.f ? a * v : v;
+      }
+      break;
+    }
     case kUElu: unaryLoop(x, y, n, [](float v) { return v >= 0.f ? v : std::expm1(v); }); break;
     case kUExp: unaryLoop(x, y, n, [](float v) { return std::exp(v); }); break;
     case kUSqrt: unaryLoop(x, y, n, [](float v) { return std::sqrt(v); }); break;
@@ -123,6 +142,15 @@ Napi::Value Binary(const Napi::CallbackInfo &info) {
     case kSquaredDifference: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return (u - v) * (u - v); }, innerA, innerB); break;
     case kMaximum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u > v ? u : v); }, innerA, innerB); break;
     case kMinimum: binaryLoop(a, na, b, nb, y, n, [](float u, float v) { return u != u || v != v ? NAN : (u < v ? u : v); }, innerA, innerB); break;
+    // Relu6's gradient (a = dy, b = x): tfjs's dy * ((x <= 6) * step(x)) in one pass. The mask is 1, 0
+    // or NaN (x NaN), built from selects of constants so the loop vectorizes (branches: 30x slower).
+    case kRelu6Grad:
+      binaryLoop(a, na, b, nb, y, n, [](float u, float v) {
+        float m = ((v > 0.f) & (v <= 6.f)) ? 1.f : 0.f;
+        m = (v == v) ? m : NAN;
+        return u * m;
+      }, innerA, innerB);
+      break;
     default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
   }
   return info.Env().Undefined();

@@ -80,8 +80,23 @@ function slice(args: CopyKernelArgs): TensorInfo | null {
 
 type Compare = (a: number, b: number) => boolean;
 
+/**
+ * x OP scalar with one loop per operator (a comparison closure called per element was 3x slower):
+ * the Relu6 gradient's lessEqual(x, 6) at every layer.
+ */
+function compareScalar(op: string, a: Typed, bv: number, out: Uint8Array): boolean {
+  const n = out.length;
+  switch (op) {
+    case 'LessEqual': for (let i = 0; i < n; i++) out[i] = a[i] <= bv ? 1 : 0; return true;
+    case 'Less': for (let i = 0; i < n; i++) out[i] = a[i] < bv ? 1 : 0; return true;
+    case 'GreaterEqual': for (let i = 0; i < n; i++) out[i] = a[i] >= bv ? 1 : 0; return true;
+    case 'Greater': for (let i = 0; i < n; i++) out[i] = a[i] > bv ? 1 : 0; return true;
+    default: return false;
+  }
+}
+
 /** Comparisons with equal shapes or one single-value operand (tf.lessEqual(x, 6)); output bool. */
-function compare(args: CopyKernelArgs, f: Compare): TensorInfo | null {
+function compare(args: CopyKernelArgs, op: string, f: Compare): TensorInfo | null {
   const { inputs, backend } = args;
   const a = typedValues(backend, inputs.a), b = typedValues(backend, inputs.b);
   if (!a || !b) return null;
@@ -93,7 +108,9 @@ function compare(args: CopyKernelArgs, f: Compare): TensorInfo | null {
   else return null;
   const n = util.sizeFromShape(shape);
   const out = new Uint8Array(n);
-  if (a.length === n && b.length === n) {
+  if (a.length === n && b.length === 1 && compareScalar(op, a, b[0], out)) {
+    // done
+  } else if (a.length === n && b.length === n) {
     for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]) ? 1 : 0;
   } else if (b.length === 1) {
     const bv = b[0];
@@ -129,11 +146,11 @@ export type CopyImpl = (args: CopyKernelArgs, addon: NativeAddon) => TensorInfo 
 /** Kernel name -> implementation (installed next to the oneDNN kernels). */
 export const COPY_IMPLS: Record<string, CopyImpl> = {
   Slice: (a) => slice(a),
-  LessEqual: (a) => compare(a, (p, q) => p <= q),
-  Less: (a) => compare(a, (p, q) => p < q),
-  GreaterEqual: (a) => compare(a, (p, q) => p >= q),
-  Greater: (a) => compare(a, (p, q) => p > q),
-  Equal: (a) => compare(a, (p, q) => p === q),
-  NotEqual: (a) => compare(a, (p, q) => p !== q),
+  LessEqual: (a) => compare(a, 'LessEqual', (p, q) => p <= q),
+  Less: (a) => compare(a, 'Less', (p, q) => p < q),
+  GreaterEqual: (a) => compare(a, 'GreaterEqual', (p, q) => p >= q),
+  Greater: (a) => compare(a, 'Greater', (p, q) => p > q),
+  Equal: (a) => compare(a, 'Equal', (p, q) => p === q),
+  NotEqual: (a) => compare(a, 'NotEqual', (p, q) => p !== q),
   AddN: (a, n) => addN(a, n),
 };

@@ -36,6 +36,18 @@ function f32(backend: CpuBackendLike, t: TensorInfo | undefined): Float32Array |
   return v instanceof Float32Array ? v : null;
 }
 
+/**
+ * Like f32, but also takes a float32 tensor whose storage is still the Uint8Array / Int32Array of
+ * the bool or int32 tensor it was cast from (tfjs's cpu Cast to float32 shares the data instead of
+ * converting it; Relu6's gradient multiplies by such a mask at every layer), converted to a copy.
+ */
+function f32Converted(backend: CpuBackendLike, t: TensorInfo | undefined): Float32Array | null {
+  if (!t || t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId).values;
+  if (v instanceof Float32Array) return v;
+  return v instanceof Uint8Array || v instanceof Int32Array ? Float32Array.from(v) : null;
+}
+
 function output(backend: CpuBackendLike, shape: number[], values: Float32Array): TensorInfo {
   return backend.makeTensorInfo(shape, 'float32', values);
 }
@@ -246,7 +258,7 @@ function rowInner(s: number[], out: number[]): number {
 
 function binary(args: KernelArgs, addon: NativeAddon, op: number): TensorInfo | null {
   const { inputs, backend } = args;
-  const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+  const a = f32Converted(backend, inputs.a), b = f32Converted(backend, inputs.b);
   if (!a || !b) return null;
   const shape = broadcast_util.assertAndGetBroadcastShape(inputs.a.shape, inputs.b.shape);
   const n = util.sizeFromShape(shape);

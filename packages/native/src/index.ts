@@ -7,6 +7,7 @@ import { ADDON_PATH, addonError, loadAddon } from './addon.js';
 import type { AddonInfo } from './addon.js';
 import { NATIVE_IMPLS } from './cpu-kernels.js';
 import type { KernelArgs } from './cpu-kernels.js';
+import { installRelu6Grad, uninstallRelu6Grad } from './grad-overrides.js';
 import { kernelStats, replaceKernel, restoreKernels } from './install.js';
 
 export type { AddonInfo } from './addon.js';
@@ -29,7 +30,8 @@ export function addonInfo(): AddonInfo | undefined {
 }
 
 /**
- * Register the oneDNN kernels on tfjs's 'cpu' backend (the originals stay as fallback). Throws an
+ * Register the oneDNN kernels on tfjs's 'cpu' backend (the originals stay as fallback), and a one-pass
+ * Relu6 gradient used while the cpu backend is active (grad-overrides.ts). Throws an
  * Error saying why when the addon is unavailable. OMP_NUM_THREADS sets the thread count (default:
  * all cores).
  */
@@ -39,13 +41,18 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
   for (const [name, impl] of Object.entries(NATIVE_IMPLS)) {
     replaceKernel('cpu', name, (args) => impl(args as unknown as KernelArgs, addon));
   }
+  installRelu6Grad();
   const info = addon.info();
   return { detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}` };
 }
 
-/** Put the original cpu kernels back (tests compare against them). */
-export function uninstallNativeKernels(): void {
-  restoreKernels('cpu');
+/**
+ * Put the original cpu kernels back, all or only the named ones (tests and benchmarks compare against
+ * them); 'Relu6Grad' names the one-pass Relu6 gradient (grad-overrides.ts).
+ */
+export function uninstallNativeKernels(names?: readonly string[]): void {
+  restoreKernels('cpu', names);
+  if (!names || names.includes('Relu6Grad')) uninstallRelu6Grad();
 }
 
 /** How often each native cpu kernel ran or fell back since install (or the last reset). */

@@ -58,10 +58,11 @@ export function addKernel(backendName: string, kernelName: string, kernelFunc: K
   registerKernel({ kernelName, backendName, kernelFunc, setupFunc });
 }
 
-/** Put back the original kernels for a backend (tests compare against them). */
-export function restoreKernels(backendName: string): void {
+/** Put back the original kernels for a backend, or only the named ones (tests and benchmarks compare against them). */
+export function restoreKernels(backendName: string, names?: readonly string[]): void {
   for (const [k, { original }] of installed) {
     if (!k.startsWith(backendName + '/')) continue;
+    if (names && !names.includes(original.kernelName)) continue;
     unregisterKernel(original.kernelName, backendName);
     registerKernel(original);
     installed.delete(k);

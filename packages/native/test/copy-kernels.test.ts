@@ -141,3 +141,23 @@ nativeTest('PadV2 line copies match the cpu kernel (ranks 1-4, padding on any ax
     for (const v of [x, ref, got]) v.dispose();
   }
 });
+
+nativeTest('the one-pass Relu6 gradient is bit-identical to tfjs (0, 6, NaN, Inf; second order)', async (t) => {
+  const special = [0, 6, -0, 6.000001, 5.999999, NaN, Infinity, -Infinity, -1, 3];
+  const x = tf.concat([tf.tensor1d(special), tf.reshape(rand([5, 8, 3], -2, 8), [-1])]);
+  const dy = tf.concat([tf.tensor1d([NaN, Infinity, 1, -Infinity, 2, 1, 1, NaN, Infinity, -2]), tf.reshape(rand([5, 8, 3]), [-1])]);
+  const first = (v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.mul(tf.relu6(u), dy))(v);
+  // Second order: d/dw of sum(relu6'(x) * w * dy) through the gradient of the gradient kernel.
+  const second = (w: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((v: tf.Tensor) => tf.mul(tf.relu6(v), u))(x), dy)))(w);
+  const w = rand([x.size]);
+  uninstallNativeKernels();
+  const ref1 = first(x), ref2 = second(w);
+  await installNativeKernels();
+  const got1 = first(x), got2 = second(w);
+  t.true(same(got1, ref1), 'first order');
+  t.true(same(got2, ref2), 'second order');
+  const profile = await tf.profile(() => first(x));
+  t.true(profile.kernels.some((k) => k.name === 'ConvlabRelu6Grad'), 'the one-pass kernel ran');
+  t.false(profile.kernels.some((k) => k.name === 'LessEqual'), 'the four-pass gradient did not run');
+  for (const v of [x, dy, w, ref1, ref2, got1, got2]) v.dispose();
+});
