@@ -10,9 +10,9 @@ export const styleSection: DemoSection = {
   title: 'Neural style transfer',
   async run(ctx) {
     const t0 = performance.now();
-    // 320 px and 100 L-BFGS iterations: about a minute on native with 2 idle cores, 3 on wasm (README).
-    const size = ctx.quick ? 128 : 320; // quick: the smallest size whose style image stays above InceptionV3's 75 px minimum
-    const iterations = ctx.quick ? 5 : 100;
+    // 384 px, 120 L-BFGS iterations: about a minute on native with 2 idle cores, about 3 on wasm.
+    const size = ctx.quick ? 128 : 384; // quick: the smallest size whose style image stays above InceptionV3's 75 px minimum
+    const iterations = ctx.quick ? 5 : 120;
     const progress = createProgress({ total: iterations, label: 'style transfer', unit: 'it' });
     const result = await stylize(
       { content: join(ctx.root, 'assets/content/tubingen.jpg'), style: [join(ctx.root, 'assets/style/starry_night.jpg')], size, iterations, seed: 0 },
