@@ -161,3 +161,36 @@ nativeTest('the one-pass Relu6 gradient is bit-identical to tfjs (0, 6, NaN, Inf
   t.false(profile.kernels.some((k) => k.name === 'LessEqual'), 'the four-pass gradient did not run');
   for (const v of [x, dy, w, ref1, ref2, got1, got2]) v.dispose();
 });
+
+nativeTest('Max and ArgMax over contiguous axes match the cpu kernels (ties, NaN, -0, int32, keepDims)', async (t) => {
+  await installNativeKernels();
+  const shape = [3, 4, 5, 6];
+  // Rounded values make ties common; a few NaN and signed zeros.
+  const base = tf.round(rand(shape, -3, 3));
+  const withNaN = tf.where(tf.less(rand(shape), -0.9), tf.fill(shape, NaN), base);
+  const zeros = tf.mul(tf.sign(rand(shape)), tf.zeros(shape));
+  const ints = tf.cast(base, 'int32');
+  const axesList: (number | number[])[] = [0, 1, 2, 3, -1, [1, 2], [0, 1], [2, 3], [0, 1, 2, 3], [1, 2, 3]];
+  for (const [label, x] of [['ties', base], ['NaN', withNaN], ['signed zeros', zeros], ['int32', ints]] as const) {
+    for (const axis of axesList) {
+      for (const keepDims of [false, true]) {
+        const [ref, got, native] = await both('Max', { x }, { reductionIndices: axis, keepDims });
+        t.true(same(got, ref), `Max ${label} axis ${axis} keepDims ${keepDims}`);
+        t.is(native, 1, `Max ${label} axis ${axis} took the fallback`);
+        ref.dispose();
+        got.dispose();
+      }
+      if (Array.isArray(axis)) continue;
+      const [ref, got, native] = await both('ArgMax', { x }, { axis });
+      t.true(same(got, ref), `ArgMax ${label} axis ${axis}`);
+      t.is(native, 1);
+      ref.dispose();
+      got.dispose();
+    }
+  }
+  // Axes with a gap go to the original kernel.
+  const [ref, got, native] = await both('Max', { x: base }, { reductionIndices: [0, 2], keepDims: false });
+  t.true(same(got, ref));
+  t.is(native, 0);
+  for (const v of [base, withNaN, zeros, ints, ref, got]) v.dispose();
+});
