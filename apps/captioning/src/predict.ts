@@ -13,6 +13,8 @@ import { attentionStrip, type WordAttention } from './attention-maps.js';
 
 /** The model shipped in the repository (apps/captioning/pretrained). */
 export const PRETRAINED_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'pretrained');
+/** The shipped soft-attention model (1 Flickr8k epoch): use it for attention maps. */
+export const PRETRAINED_ATTENTION_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'pretrained-attention');
 
 export interface CaptionImagesOptions {
   images: string[];
