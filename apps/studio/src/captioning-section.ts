@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { basename, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { captionImage, drawGrid, loadImage, saveImage, writeJsonAtomic } from '@convlab/core';
-import { captionImages } from '@convlab/captioning';
+import { captionImages, PRETRAINED_ATTENTION_DIR } from '@convlab/captioning';
 import type { DemoFigure, DemoSection } from './sections.js';
 
 export const captioningSection: DemoSection = {
@@ -14,7 +14,9 @@ export const captioningSection: DemoSection = {
     const dir = join(ctx.root, 'assets/content');
     let images = (await readdir(dir)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
     if (ctx.quick) images = images.slice(0, 2);
-    const results = await captionImages({ images, beam: 3, attentionMaps: true, strips: true });
+    const results = await captionImages({ images, beam: 3 });
+    // The soft-attention decoder (Show, Attend and Tell) shows where it looks for each word.
+    const attended = await captionImages({ images: images.slice(0, ctx.quick ? 1 : 3), beam: 3, model: PRETRAINED_ATTENTION_DIR, attentionMaps: true, strips: true });
     const cells = [];
     for (const r of results) {
       const photo = await loadImage(r.path, { maxSide: 256 });
@@ -25,17 +27,17 @@ export const captioningSection: DemoSection = {
     await saveImage(grid, join(ctx.outDir, files[0]));
     await writeJsonAtomic(join(ctx.outDir, files[1]), results.map(({ path, caption, logprob }) => ({ image: basename(path), caption, logprob })));
     const figures: DemoFigure[] = [{ image: files[0], caption: 'bundled photos with their generated captions' }];
-    for (const r of results) {
+    for (const r of attended) {
       if (!r.strip) continue;
       const file = `captioning/attention-${basename(r.path).replace(/\.[^.]+$/, '')}.png`;
       await saveImage(r.strip, join(ctx.outDir, file));
       files.push(file);
-      figures.push({ image: file, caption: `per-word attention: ${basename(r.path)}` });
+      figures.push({ image: file, caption: `soft attention per word (Show, Attend and Tell model): ${basename(r.path)}` });
     }
     return {
       heading: 'Image captioning',
       text:
-        'Show and Tell decoder trained on Flickr8k over the offline MobileNetV2 trunk, shipped in apps/captioning/pretrained. ' +
+        'Show and Tell decoder trained on Flickr8k over an offline trunk, shipped in apps/captioning/pretrained; the attention strips come from the shipped soft-attention decoder (apps/captioning/pretrained-attention). ' +
         'See apps/captioning/README.md for its test-split metrics (and why they stay below the papers: the encoder was fine-tuned by nsfwjs for a 5-class filter).',
       figures,
       table: { columns: ['image', 'caption', 'log-probability'], rows: results.map((r) => [basename(r.path), r.caption, r.logprob.toFixed(2)]) },
