@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
-import { cropImage, engineInfo, saveImage, tf, writeJsonAtomic, type RgbImage } from '@convlab/core';
+import { cropImage, saveImage, writeJsonAtomic, type RgbImage } from '@convlab/core';
 import { loadModel, type ConvNet, type ReluBackward } from '@convlab/models';
 import { collectImageFiles, fitImage, flipHorizontal, loadFitted } from './images.js';
 import { runTop9, type Top9Result, type UnitSelection } from './top9/run.js';
@@ -136,32 +136,7 @@ export interface DeconvDemoResult {
  * figure paths relative to outDir (the demo page's folder). `quick` renders one layer, two units.
  */
 export async function deconvnetDemo(ctx: { outDir: string; root: string; quick?: boolean; signal?: AbortSignal; log?: (line: string) => void }): Promise<DeconvDemoResult> {
-  return withFastGradients(() => deconvnetDemoOn(ctx), ctx.log);
-}
-
-/**
- * Gradients through MobileNetV2 are about 17x slower on the native backend today than on wasm
- * (tfjs-cpu's JavaScript Slice kernel, used by the padding layers' gradient, dominates), so the demo
- * figure runs on wasm when native is active, then switches back. Native kernels stay installed on
- * tfjs's cpu backend, so switching back is only a setBackend.
- */
-async function withFastGradients<T>(fn: () => Promise<T>, log?: (line: string) => void): Promise<T> {
-  const engine = engineInfo();
-  if (engine?.backend !== 'native') return fn();
-  const before = tf.getBackend();
-  try {
-    await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) return fn();
-    await tf.ready();
-    log?.('deconvnet figure: running on wasm (gradients are faster there than on native today)');
-  } catch {
-    return fn();
-  }
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend(before);
-  }
+  return deconvnetDemoOn(ctx);
 }
 
 async function deconvnetDemoOn(ctx: { outDir: string; root: string; quick?: boolean; signal?: AbortSignal; log?: (line: string) => void }): Promise<DeconvDemoResult> {
