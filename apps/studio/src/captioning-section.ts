@@ -37,8 +37,8 @@ export const captioningSection: DemoSection = {
     return {
       heading: 'Image captioning',
       text:
-        'Show and Tell decoder trained on Flickr8k over an offline trunk, shipped in apps/captioning/pretrained; the attention strips come from the shipped soft-attention decoder (apps/captioning/pretrained-attention). ' +
-        'See apps/captioning/README.md for its test-split metrics (and why they stay below the papers: the encoder was fine-tuned by nsfwjs for a 5-class filter).',
+        'Show and Tell decoder trained on Flickr8k over the offline InceptionV3 trunk (mixed6 features), shipped in apps/captioning/pretrained; the attention strips come from the shipped soft-attention decoder (apps/captioning/pretrained-attention). ' +
+        'See apps/captioning/README.md for its test-split metrics (and why they stay below the papers: the nsfwjs trunk was fine-tuned for a 5-class filter).',
       figures,
       table: { columns: ['image', 'caption', 'log-probability'], rows: results.map((r) => [basename(r.path), r.caption, r.logprob.toFixed(2)]) },
       seconds: (performance.now() - t0) / 1000,
