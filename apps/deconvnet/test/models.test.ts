@@ -61,7 +61,9 @@ async function checkProjectionInField(t: import('ava').ExecutionContext, net: Co
   }
 }
 
-test('a generated VGG-style model: every method, unit and class targets, receptive fields, top-9', async (t) => {
+// Serial: these tests share tfjs's global engine state (backend, gradient tape); one clean-clone CI run
+// saw the SmoothGrad unit map come out empty while they interleaved under load.
+test.serial('a generated VGG-style model: every method, unit and class targets, receptive fields, top-9', async (t) => {
   const net = tinyVgg(32);
   const image: RgbImage = { width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 37) % 251) };
   for (const target of [{ layer: 'conv2_1', unit: 3 }, { classIndex: 1 }]) {
@@ -97,7 +99,7 @@ test('a generated VGG-style model: every method, unit and class targets, recepti
   net.dispose();
 });
 
-test('mobilenet_v2 (offline weights): projections inside receptive fields, saturated ReLU6 units project, Grad-CAM for a class', async (t) => {
+test.serial('mobilenet_v2 (offline weights): projections inside receptive fields, saturated ReLU6 units project, Grad-CAM for a class', async (t) => {
   const net = await loadModel('mobilenet_v2');
   const image = await sample('dog.jpg', 224);
   await checkProjectionInField(t, net, image, 'block_3_expand_relu', 1);
@@ -111,7 +113,7 @@ test('mobilenet_v2 (offline weights): projections inside receptive fields, satur
   net.dispose();
 });
 
-test('inception_v3 (offline weights) at a smaller input: deconvnet through max-pool switches and concats, Grad-CAM of a unit', async (t) => {
+test.serial('inception_v3 (offline weights) at a smaller input: deconvnet through max-pool switches and concats, Grad-CAM of a unit', async (t) => {
   const net = await loadModel('inception_v3', { includeHead: false });
   const image = await sample('eagle.jpg', 139);
   await checkProjectionInField(t, net, image, 'max_pooling2d_1', 10);
