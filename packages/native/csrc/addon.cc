@@ -28,6 +28,13 @@ size_t floatLength(const Napi::CallbackInfo &info, size_t i) {
   return info[i].As<Napi::Float32Array>().ElementLength();
 }
 
+void checkFloatLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, const char *op, const char *what) {
+  if (static_cast<int64_t>(floatLength(info, i)) != expected) {
+    throw std::runtime_error(std::string(op) + ": " + what + " has " + std::to_string(floatLength(info, i)) +
+                             " elements, expected " + std::to_string(expected));
+  }
+}
+
 std::vector<int64_t> intsArg(const Napi::CallbackInfo &info, size_t i) {
   Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {

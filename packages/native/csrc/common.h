@@ -22,6 +22,8 @@ dnnl::stream &cpuStream();
 float *floatArg(const Napi::CallbackInfo &info, size_t i, bool optional = false);
 std::vector<int64_t> intsArg(const Napi::CallbackInfo &info, size_t i);
 size_t floatLength(const Napi::CallbackInfo &info, size_t i);
+// Throws "<op>: <what> has N elements, expected M" when argument i has the wrong length.
+void checkFloatLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, const char *op, const char *what);
 
 std::string keyOf(const char *op, const std::vector<int64_t> &p, const std::vector<int64_t> &extra = {});
 

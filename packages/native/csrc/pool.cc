@@ -44,10 +44,7 @@ struct Entry {
 LruCache<Entry> cache(128);
 
 void checkLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, const char *what) {
-  if (static_cast<int64_t>(floatLength(info, i)) != expected) {
-    throw std::runtime_error(std::string("pool: ") + what + " has " + std::to_string(floatLength(info, i)) +
-                             " elements, expected " + std::to_string(expected));
-  }
+  checkFloatLength(info, i, expected, "pool", what);
 }
 
 }  // namespace
