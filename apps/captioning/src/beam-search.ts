@@ -146,6 +146,57 @@ export function greedyDecode<S>(model: SequenceModel<S>, initial: S, rows: numbe
   return out;
 }
 
+/**
+ * Sample one caption per row from the model's distribution (self-critical training's exploration).
+ * `random` returns uniforms in [0, 1) so runs are reproducible; temperature 1 samples the model as is.
+ * Returns the words of each row without <end>, and whether the row emitted <end> within maxLength.
+ */
+export function sampleDecode<S>(
+  model: SequenceModel<S>,
+  initial: S,
+  rows: number,
+  options: { maxLength?: number; random: () => number; temperature?: number; startId?: number; endId?: number },
+): { tokens: number[][]; ended: boolean[] } {
+  const maxLength = options.maxLength ?? 16;
+  const endId = options.endId ?? END_ID;
+  const invT = 1 / (options.temperature ?? 1);
+  const tokens: number[][] = Array.from({ length: rows }, () => []);
+  const ended = new Array<boolean>(rows).fill(false);
+  let feed = new Array<number>(rows).fill(options.startId ?? START_ID);
+  let state = initial;
+  for (let t = 0; t <= maxLength && !ended.every(Boolean); t++) {
+    const step = model.step(state, feed);
+    model.release?.(state, step.state);
+    state = step.state;
+    feed = step.logprobs.map((lp, r) => {
+      if (ended[r]) return endId;
+      let w = endId;
+      if (t < maxLength) {
+        // Inverse-CDF draw from softmax(lp / T); lp are log-probabilities, so shift by their max first.
+        let max = -Infinity;
+        for (let j = 0; j < lp.length; j++) if (lp[j] > max) max = lp[j];
+        let sum = 0;
+        const p = new Float64Array(lp.length);
+        for (let j = 0; j < lp.length; j++) sum += p[j] = Math.exp((lp[j] - max) * invT);
+        let u = options.random() * sum;
+        w = lp.length - 1;
+        for (let j = 0; j < lp.length; j++) {
+          u -= p[j];
+          if (u < 0) {
+            w = j;
+            break;
+          }
+        }
+      }
+      if (w === endId) ended[r] = true;
+      else tokens[r].push(w);
+      return w;
+    });
+  }
+  model.release?.(state);
+  return { tokens, ended };
+}
+
 /** Adapts a tfjs CaptionDecoder: state tensors stay on the backend, log-probabilities come back to JS. */
 export function decoderModel(decoder: CaptionDecoder): SequenceModel<DecoderState> {
   const rowsOf = (t: Tensor): Float32Array[] => {

@@ -16,7 +16,7 @@ import {
   writeJsonAtomic,
 } from '@convlab/core';
 import { describeDataset, loadCocoCaptions, loadFlickr, loadKarpathyJson, type CaptionDataset, type Split } from './data/index.js';
-import { createExtractor, DEFAULT_ENCODER, extractToCache, loadFeatureCache, type EncoderSpec } from './features.js';
+import { createExtractor, DEFAULT_ENCODER, encoderId, extractToCache, loadFeatureCache, type EncoderSpec } from './features.js';
 import { createDecoder, type DecoderKind } from './decoders/index.js';
 import { trainDecoder } from './train.js';
 import { evaluateSplit, featureTable, prepareTrainData } from './pipeline.js';
@@ -33,12 +33,14 @@ commands:
                          [--beam 3] [--attention-maps <out dir>] [--json] [--max-length 20]
   extract                encode a dataset's images once into a feature cache
                          --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2|inception_v3|random-conv]
-                         [--layer out_relu] [--size 224] [--batch 8]
+                         [--layer out_relu] [--pooled-layers mixed6,mixed7 (means concatenated)] [--size 224] [--batch 8]
   train                  train a decoder on cached features
                          --data <dataset> --features <cache dir> --out <run dir>
                          [--decoder show-tell|show-attend-tell] [--epochs 10] [--batch 64] [--lr 2e-3]
                          [--lr-decay 0.8] [--hidden 256] [--embed 256] [--dropout 0.3] [--min-count 5]
                          [--patience 3] [--val-limit 500] [--metric CIDEr-D|BLEU-4] [--seed 1]
+                         self-critical fine-tuning on CIDEr-D: --objective scst --init <run>/best [--samples 5]
+                         [--lr 5e-5] [--batch 32 (images)]
   eval                   score a model on a split: --model <dir> --data <dataset> --features <cache dir>
                          [--split test] [--beam 3] [--out results.json]
   export                 copy a trained model as float16: --from <run>/best --to <dir>
@@ -57,10 +59,14 @@ const options = {
   grid: { type: 'boolean' },
   model: { type: 'string' },
   layer: { type: 'string' },
+  'pooled-layers': { type: 'string' },
   size: { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string' },
   decoder: { type: 'string' },
+  objective: { type: 'string' },
+  init: { type: 'string' },
+  samples: { type: 'string' },
   epochs: { type: 'string' },
   lr: { type: 'string' },
   'lr-decay': { type: 'string' },
@@ -126,6 +132,7 @@ async function cmdExtract(flags: Flags, signal: AbortSignal): Promise<void> {
     flags.model === 'random-conv'
       ? { type: 'random-conv', layer: 'conv2', inputSize: [size, size], pool: 'flatten', seed: num(flags, 'seed', 7, true), preprocessing: `RGB squashed to ${size}x${size}, scaled to [-1, 1]` }
       : { ...DEFAULT_ENCODER, model: flags.model ?? DEFAULT_ENCODER.model, layer: flags.layer ?? DEFAULT_ENCODER.layer, inputSize: [size, size] };
+  if (flags['pooled-layers'] && spec.type === 'convnet') spec.pooledLayers = flags['pooled-layers'].split(',').map((l) => l.trim()).filter(Boolean);
   if (spec.type === 'convnet' && (spec.model !== 'mobilenet_v2' || size !== 224)) spec.preprocessing = `RGB squashed to ${size}x${size}, the model's own preprocessing`;
   const extractor = await createExtractor(spec);
   const progress = createProgress({ total: ds.items.length, label: 'extract', unit: 'img' });
@@ -150,39 +157,55 @@ async function cmdTrain(flags: Flags, signal: AbortSignal): Promise<void> {
   const out = need(flags, 'out', 'run folder for checkpoints and logs');
   mkdirSync(out, { recursive: true });
   const maxLength = num(flags, 'max-length', 16, true);
-  // A resumed run keeps its vocabulary.
+  const objective = (flags.objective ?? 'xe') as 'xe' | 'scst';
+  if (objective !== 'xe' && objective !== 'scst') throw new ConvlabError(`unknown --objective ${objective}`, { hint: 'use xe (cross-entropy) or scst (self-critical, CIDEr-D)' });
+  // Fine-tuning (--init) and resumed runs keep their vocabulary; --init also brings the decoder's weights.
+  const init = flags.init ? loadCaptionModel(flags.init) : undefined;
+  if (init && JSON.stringify(init.config.encoder) !== JSON.stringify(cache.spec)) {
+    throw new ConvlabError(`--init ${flags.init} was trained on other features (${encoderId(init.config.encoder)}) than --features (${encoderId(cache.spec)})`, { hint: 'pass the feature cache the model was trained on' });
+  }
+  if (objective === 'scst' && !init && !existsSync(join(out, 'last', 'train-state.json'))) {
+    throw new ConvlabError('--objective scst needs a trained decoder to start from', { hint: 'pass --init <run>/best from a cross-entropy run' });
+  }
   const lastVocab = join(out, 'last', 'vocab.json');
-  const vocab = existsSync(lastVocab) ? Vocabulary.fromJSON(JSON.parse(readFileSync(lastVocab, 'utf8')), lastVocab) : undefined;
+  const vocab = existsSync(lastVocab) ? Vocabulary.fromJSON(JSON.parse(readFileSync(lastVocab, 'utf8')), lastVocab) : init?.vocab;
   const data = prepareTrainData(ds, cache, table, { minCount: num(flags, 'min-count', 5, true), maxLength, vocab });
   const hidden = num(flags, 'hidden', 256, true);
-  const decoder = createDecoder(
-    {
-      kind,
-      vocabSize: data.vocab.size,
-      featureDim: table.shape[table.shape.length - 1],
-      gridSize: kind === 'show-attend-tell' ? table.shape[0] : undefined,
-      embedDim: num(flags, 'embed', 256, true),
-      hiddenDim: hidden,
-      attentionDim: num(flags, 'attention', hidden, true),
-      dropout: num(flags, 'dropout', 0.3),
-      alphaReg: 1,
-      normalizeFeatures: true,
-    },
-    num(flags, 'seed', 1, true),
-  );
+  const decoder =
+    init?.decoder ??
+    createDecoder(
+      {
+        kind,
+        vocabSize: data.vocab.size,
+        featureDim: table.shape[table.shape.length - 1],
+        gridSize: kind === 'show-attend-tell' ? table.shape[0] : undefined,
+        embedDim: num(flags, 'embed', 256, true),
+        hiddenDim: hidden,
+        attentionDim: num(flags, 'attention', hidden, true),
+        dropout: num(flags, 'dropout', 0.3),
+        alphaReg: 1,
+        normalizeFeatures: true,
+      },
+      num(flags, 'seed', 1, true),
+    );
+  if (decoder.config.kind !== kind) throw new ConvlabError(`--init ${flags.init} is a ${decoder.config.kind} decoder, not ${kind}`, { hint: `pass --decoder ${decoder.config.kind}` });
   const params = {
     decoder: decoder.config,
     encoder: cache.spec,
     epochs: num(flags, 'epochs', 10, true),
-    batchSize: num(flags, 'batch', 64, true),
-    learningRate: num(flags, 'lr', 2e-3),
-    lrDecay: num(flags, 'lr-decay', 0.8),
+    batchSize: num(flags, 'batch', objective === 'scst' ? 32 : 64, true),
+    learningRate: num(flags, 'lr', objective === 'scst' ? 5e-5 : 2e-3),
+    lrDecay: num(flags, 'lr-decay', objective === 'scst' ? 1 : 0.8),
     lrDecayEvery: num(flags, 'lr-decay-every', 1, true),
     patience: num(flags, 'patience', 3, true),
     valLimit: num(flags, 'val-limit', 500, true),
     metric: (flags.metric ?? 'CIDEr-D') as 'CIDEr-D' | 'BLEU-4',
     maxLength,
     seed: num(flags, 'seed', 1, true),
+    objective,
+    scstSamples: num(flags, 'samples', 5, true),
+    init: flags.init,
+    pretrained: init !== undefined,
     trainCaptions: data.train.reduce((a, t) => a + t.captions.length, 0),
   };
   const record = createRunRecord({ tool: 'caption-train', parameters: params, seed: params.seed, backend: engine, model: cache.spec });
@@ -195,14 +218,14 @@ async function cmdTrain(flags: Flags, signal: AbortSignal): Promise<void> {
     signal,
     onBatch: ({ epoch, batch, batches, loss }) => {
       if (batch === 1) progress = createProgress({ total: batches, label: `epoch ${epoch}`, unit: 'batch' });
-      progress?.update(batch, { loss: loss.toFixed(3) });
+      progress?.update(batch, objective === 'scst' ? { reward: loss.toFixed(3) } : { loss: loss.toFixed(3) });
       if (batch === batches) progress?.stop();
     },
     onEpoch: (e) => {
       progress?.stop();
       record.log(e.epoch, { loss: e.loss, seconds: e.seconds, learningRate: e.learningRate, ...(e.val ? { 'BLEU-4': e.val['BLEU-4'], 'CIDEr-D': e.val['CIDEr-D'] } : {}) });
       process.stderr.write(
-        `epoch ${e.epoch}: loss ${e.loss.toFixed(3)}, ${e.seconds.toFixed(0)} s` + (e.val ? `, val BLEU-4 ${e.val['BLEU-4'].toFixed(4)} CIDEr-D ${e.val['CIDEr-D'].toFixed(4)} distinct ${e.val.distinct}/${e.val.count}` : '') + (e.best ? ' (best)' : '') + '\n',
+        `epoch ${e.epoch}: ${objective === 'scst' ? 'mean sample CIDEr-D' : 'loss'} ${e.loss.toFixed(3)}, ${e.seconds.toFixed(0)} s` + (e.val ? `, val BLEU-4 ${e.val['BLEU-4'].toFixed(4)} CIDEr-D ${e.val['CIDEr-D'].toFixed(4)} distinct ${e.val.distinct}/${e.val.count}` : '') + (e.best ? ' (best)' : '') + '\n',
       );
     },
   });

@@ -24,6 +24,11 @@ export interface EncoderSpec {
   inputSize: [number, number];
   /** How the pooled vector is formed from the grid: spatial mean, or the grid flattened (keeps position). */
   pool: 'mean' | 'flatten';
+  /**
+   * Layers whose spatial means are concatenated into the pooled vector (hypercolumn-style), e.g.
+   * ['mixed6', 'mixed7']; default [layer]. Only with pool 'mean'. All taps come from one forward pass.
+   */
+  pooledLayers?: string[];
   seed?: number;
   /** Human-readable preprocessing note stored with models. */
   preprocessing?: string;
@@ -70,15 +75,23 @@ export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtrac
   const net = await loadModel(spec.model ?? 'mobilenet_v2', {});
   const layer = net.resolveLayer(spec.layer);
   const [h, w, c] = net.outputShapeFor(layer, spec.inputSize) as [number, number, number];
+  const pooledLayers = (spec.pooledLayers ?? [spec.layer]).map((l) => net.resolveLayer(l));
+  if (pooledLayers.length > 1 && spec.pool !== 'mean') {
+    throw new ConvlabError(`encoder: pooledLayers ${pooledLayers.join(',')} needs pool 'mean'`, { hint: "use pool 'mean' or a single layer" });
+  }
+  const pooledDim = spec.pool === 'mean' ? pooledLayers.reduce((sum, l) => sum + (net.outputShapeFor(l, spec.inputSize)[2] as number), 0) : h * w * c;
   return {
     spec,
-    pooledDim: spec.pool === 'mean' ? c : h * w * c,
+    pooledDim,
     gridShape: [h, w, c],
     async extract(images) {
-      const grid = tf.tidy(() => net.forward(net.preprocess(imagesToBatch(images)), { outputs: [layer] })[layer] as Tensor4D);
-      const out = await readFeatures(grid, spec.pool);
-      grid.dispose();
-      return out;
+      const taps = [...new Set([layer, ...pooledLayers])];
+      const out = tf.tidy(() => net.forward(net.preprocess(imagesToBatch(images)), { outputs: taps }));
+      const grid = out[layer] as Tensor4D;
+      const pooled = tf.tidy(() => (spec.pool === 'mean' ? tf.concat(pooledLayers.map((l) => tf.mean(out[l] as Tensor4D, [1, 2])), 1) : poolGrid(grid, spec.pool)));
+      const [p, g] = await Promise.all([pooled.data(), grid.data()]);
+      tf.dispose([pooled, ...Object.values(out)]);
+      return { pooled: p as Float32Array, grid: g as Float32Array };
     },
     dispose: () => net.dispose(),
   };

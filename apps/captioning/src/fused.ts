@@ -82,8 +82,11 @@ export function fusedLstmCell(gates: Tensor2D, cPrev: Tensor2D): Tensor2D {
   return f(gates, cPrev) as Tensor2D;
 }
 
-/** Mean over rows of -log softmax(logits)[target]; logits [N, V], targets N word ids. */
-export function softmaxCrossEntropy(logits: Tensor2D, targets: Int32Array): Scalar {
+/**
+ * Mean over rows of -log softmax(logits)[target]; logits [N, V], targets N word ids. With `weights` (one per
+ * row) each row's term is scaled first: policy-gradient training (SCST) passes the sample's advantage.
+ */
+export function softmaxCrossEntropy(logits: Tensor2D, targets: Int32Array, weights?: Float32Array): Scalar {
   const [n, v] = logits.shape;
   const f = tf.customGrad(asCustom((x: Tensor) => {
     const L = x.dataSync() as Float32Array;
@@ -100,15 +103,19 @@ export function softmaxCrossEntropy(logits: Tensor2D, targets: Int32Array): Scal
         sum += e;
       }
       for (let j = 0; j < v; j++) P[o + j] /= sum;
-      loss -= Math.log(Math.max(P[o + targets[r]], 1e-30));
+      loss -= (weights ? weights[r] : 1) * Math.log(Math.max(P[o + targets[r]], 1e-30));
     }
     return {
       value: tf.scalar(loss / n),
       gradFunc: (dy: Tensor) => {
         const s = (dy.dataSync() as Float32Array)[0] / n;
         const g = new Float32Array(n * v);
-        for (let i = 0; i < g.length; i++) g[i] = P[i] * s;
-        for (let r = 0; r < n; r++) g[r * v + targets[r]] -= s;
+        for (let r = 0; r < n; r++) {
+          const sr = weights ? s * weights[r] : s;
+          const o = r * v;
+          for (let j = 0; j < v; j++) g[o + j] = P[o + j] * sr;
+          g[o + targets[r]] -= sr;
+        }
         return tf.tensor2d(g, [n, v]);
       },
     };

@@ -16,3 +16,4 @@ export * from './pipeline.js';
 export * from './predict.js';
 export * from './attention-maps.js';
 export { fusedLstmCell, softmaxCrossEntropy } from './fused.js';
+export * from './scst.js';

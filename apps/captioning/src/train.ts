@@ -7,11 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, writeJsonAtomic } from '@convlab/core';
 import type { Scalar, Tensor, Variable } from '@convlab/core';
-import type { CaptionDecoder } from './decoders/types.js';
+import type { CaptionDecoder, TrainBatch } from './decoders/types.js';
 import { setFeatureStats } from './decoders/common.js';
-import { bucketBatches, disposeBatch, makeBatch, type FeatureTable, type Pair } from './batches.js';
+import { bucketBatches, disposeBatch, makeBatch, shuffle, type FeatureTable, type Pair } from './batches.js';
 import { captionRows, scoreCaptions, type MetricScores } from './eval.js';
 import { rng } from './params.js';
+import { scstBatch, scstContext, type ScstContext } from './scst.js';
 import type { Vocabulary } from './vocab.js';
 import { loadCaptionModel, loadOptimizerState, saveCaptionModel } from './model-io.js';
 import type { EncoderSpec } from './features.js';
@@ -40,6 +41,16 @@ export interface TrainOptions {
   encoder?: EncoderSpec;
   /** Validate on at most this many images (all by default). */
   valLimit?: number;
+  /**
+   * 'xe': teacher-forced cross-entropy on the reference captions. 'scst': self-critical sequence training on
+   * CIDEr-D (see scst.ts), normally started from an XE-trained decoder with a small learning rate; batchSize
+   * then counts images, each with scstSamples sampled captions.
+   */
+  objective?: 'xe' | 'scst';
+  scstSamples?: number;
+  /** The decoder starts from trained weights (fine-tuning, SCST): keep its feature statistics. */
+  pretrained?: boolean;
+  /** For SCST `loss` is the mean sampled reward (CIDEr-D), which rises. */
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
   onEpoch?: (entry: EpochLog) => void;
   signal?: AbortSignal;
@@ -54,7 +65,9 @@ export interface TrainData {
 
 export interface EpochLog {
   epoch: number;
+  /** XE: mean cross-entropy per word. SCST: mean CIDEr-D of the sampled captions. */
   loss: number;
+  objective?: 'xe' | 'scst';
   learningRate: number;
   seconds: number;
   val?: MetricScores;
@@ -128,8 +141,10 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
     state = JSON.parse(readFileSync(join(lastDir, 'train-state.json'), 'utf8')) as TrainState;
   }
 
-  if (state.epoch === 0) setFeatureStats(decoder, data.features, data.train.map((t) => t.row));
+  if (state.epoch === 0 && !options.pretrained) setFeatureStats(decoder, data.features, data.train.map((t) => t.row));
+  const objective = options.objective ?? 'xe';
   const pairs: Pair[] = data.train.flatMap((it) => it.captions.map((ids) => ({ row: it.row, ids })));
+  const scst: ScstContext | undefined = objective === 'scst' ? scstContext(data.train, data.vocab) : undefined;
   const valItems = options.valLimit ? data.val.slice(0, options.valLimit) : data.val;
   const vars = decoder.params.trainable() as Variable[];
   let stoppedEarly = false;
@@ -139,17 +154,25 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
     if (options.signal?.aborted) break;
     const lr = baseLr * Math.pow(options.lrDecay ?? 1, Math.floor((epoch - 1) / (options.lrDecayEvery ?? 1)));
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
-    const batches = bucketBatches(pairs, batchSize, rng(seed * 1000 + epoch));
+    const random = rng(seed * 1000 + epoch);
+    const batches = scst ? imageBatches(data.train.length, batchSize, random) : bucketBatches(pairs, batchSize, random);
     const t0 = performance.now();
     let lossSum = 0;
     let lossCount = 0;
     for (let bi = 0; bi < batches.length; bi++) {
       if (options.signal?.aborted) break;
-      const batch = makeBatch(data.features, batches[bi]);
-      const { value, grads } = tf.variableGrads(() => decoder.loss(batch, true), vars);
+      let batch: TrainBatch;
+      let reward: number | undefined;
+      if (scst) {
+        ({ batch, meanReward: reward } = scstBatch(decoder, data.vocab, data.features, data.train, scst, batches[bi] as number[], { samples: options.scstSamples ?? 5, maxLength, random }));
+      } else {
+        batch = makeBatch(data.features, batches[bi] as Pair[]);
+      }
+      // SCST differentiates the log-probabilities of the samples as drawn: no dropout.
+      const { value, grads } = tf.variableGrads(() => decoder.loss(batch, !scst), vars);
       const clipped = clipByGlobalNorm(grads, clipNorm);
       optimizer.applyGradients(clipped as unknown as NamedMap);
-      const loss = (await value.data())[0];
+      const loss = reward ?? (await value.data())[0];
       tf.dispose([value, ...Object.values(grads), ...Object.values(clipped)]);
       disposeBatch(batch);
       lossSum += loss;
@@ -172,14 +195,14 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
         valItems.map((v) => v.references),
       );
     }
-    const score = val ? val[metric] : -lossSum / lossCount;
+    const score = val ? val[metric] : scst ? lossSum / lossCount : -lossSum / lossCount;
     const isBest = score > state.bestScore;
     if (isBest) {
       state.bestScore = score;
       state.bestEpoch = epoch;
       best = val;
     }
-    const entry: EpochLog = { epoch, loss: lossSum / lossCount, learningRate: lr, seconds, val, best: isBest };
+    const entry: EpochLog = { epoch, loss: lossSum / lossCount, objective, learningRate: lr, seconds, val, best: isBest };
     state.history.push(entry);
     state.epoch = epoch;
     if (options.outDir && options.encoder) {
@@ -197,6 +220,17 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
   }
   optimizer.dispose();
   return { history: state.history, best, bestEpoch: state.bestEpoch, stoppedEarly };
+}
+
+/** SCST batches: shuffled training-image indices, batchSize images each. */
+function imageBatches(count: number, batchSize: number, random: () => number): number[][] {
+  const order = shuffle(
+    Array.from({ length: count }, (_, i) => i),
+    random,
+  );
+  const out: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
+  return out;
 }
 
 async function restoreOptimizerAfterWarmup(optimizer: AdamOptimizer, decoder: CaptionDecoder, saved: Map<string, Tensor>): Promise<void> {

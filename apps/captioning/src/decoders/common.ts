@@ -6,7 +6,7 @@ import { gatherRows, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 
 /** Masked mean cross-entropy: only real target positions are projected to the vocabulary. */
-export function maskedCrossEntropy(hiddenPerStep: Tensor2D[], targets: Tensor2D, mask: Tensor2D, project: (h: Tensor2D) => Tensor2D, vocabSize: number): Scalar {
+export function maskedCrossEntropy(hiddenPerStep: Tensor2D[], targets: Tensor2D, mask: Tensor2D, project: (h: Tensor2D) => Tensor2D, vocabSize: number, weights?: Float32Array): Scalar {
   const [b, t] = targets.shape;
   // [T, B, H] -> [B*T, H] in row order (b, t), matching targets.reshape([-1]).
   const hs = tf.reshape(tf.transpose(tf.stack(hiddenPerStep), [1, 0, 2]), [b * t, -1]) as Tensor2D;
@@ -17,7 +17,12 @@ export function maskedCrossEntropy(hiddenPerStep: Tensor2D[], targets: Tensor2D,
   const logits = project(gatherRows(hs, idx));
   const tgtAll = targets.dataSync();
   void vocabSize;
-  return softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]));
+  return softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]), selectWeights(weights, rows));
+}
+
+/** The per-token weights of the real (masked-in) positions, in the same order as their rows. */
+export function selectWeights(weights: Float32Array | undefined, rows: number[]): Float32Array | undefined {
+  return weights ? Float32Array.from(rows, (r) => weights[r]) : undefined;
 }
 
 /** Embedding lookup; any token shape. The gradient is a JS scatter-add (see gatherRows). */

@@ -13,7 +13,7 @@ import { ParamStore } from '../params.js';
 import { gatherRows, lstmStep, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput, TrainBatch } from './types.js';
-import { addFeatureStats, embed, gatherState, maybeDropout, normalize } from './common.js';
+import { selectWeights, addFeatureStats, embed, gatherState, maybeDropout, normalize } from './common.js';
 
 export class ShowAttendTellDecoder implements CaptionDecoder {
   readonly params: ParamStore;
@@ -119,8 +119,9 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     for (let i = 0; i < maskValues.length; i++) if (maskValues[i] > 0) rows.push(i);
     const logits = tf.add(mm(maybeDropout(gatherRows(outFlat, Int32Array.from(rows)), this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D;
     const tgtAll = batch.targets.dataSync();
-    const ce = softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]));
+    const ce = softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]), selectWeights(batch.weights, rows));
     void vocabSize;
+    if (batch.weights) return ce;
     // Xu et al. add lambda * sum_i (1 - sum_t alpha_ti)^2 to a caption's summed log-loss; our cross-entropy is
     // a mean per word, so the penalty is divided by the mean caption length (real tokens per caption) to keep
     // their balance.

@@ -55,7 +55,7 @@ export class ShowTellDecoder implements CaptionDecoder {
       state = lstmStep(steps[i], state, this.w('lstm_wh'));
       if (i > 0) hs.push(state.h);
     }
-    return maskedCrossEntropy(hs, batch.targets, batch.mask, (x) => tf.add(mm(maybeDropout(x, this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D, vocabSize);
+    return maskedCrossEntropy(hs, batch.targets, batch.mask, (x) => tf.add(mm(maybeDropout(x, this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D, vocabSize, batch.weights);
   }
 
   init(features: Tensor): DecoderState {

@@ -34,6 +34,11 @@ export interface TrainBatch {
   targets: Tensor2D;
   /** [B, T] float32: 1 where targets are real tokens. */
   mask: Tensor2D;
+  /**
+   * Optional [B * T] per-token weights of the log-loss (row-major like mask): self-critical training sets each
+   * sampled caption's advantage here. Regularizers are left out when present.
+   */
+  weights?: Float32Array;
 }
 
 export type DecoderState = Record<string, Tensor>;

@@ -49,32 +49,57 @@ function sim(hyp: NgramVector, ref: NgramVector, n: number, sigma: number): numb
   return val;
 }
 
+/**
+ * CIDEr-D with document frequencies fixed from one reference corpus, scoring candidates one at a time.
+ * Self-critical training uses it with the training set's references as the corpus (as coco-caption's
+ * "coco-train" df mode does), so a sample's reward does not depend on the rest of its batch.
+ */
+export class CiderDScorer {
+  private readonly n: number;
+  private readonly sigma: number;
+  private readonly df = new Map<string, number>();
+  private readonly logImages: number;
+
+  constructor(corpus: (string | string[])[][], options: CiderOptions = {}) {
+    this.n = options.n ?? 4;
+    this.sigma = options.sigma ?? 6;
+    // Document frequency: in how many images' reference sets each n-gram appears.
+    for (const refs of corpus) {
+      const seen = new Set<string>();
+      for (const r of refs) for (const g of ngramCounts(words(r), this.n).keys()) seen.add(g);
+      for (const g of seen) this.df.set(g, (this.df.get(g) ?? 0) + 1);
+    }
+    this.logImages = Math.log(corpus.length);
+  }
+
+  /** TF-IDF vectors of one image's references, to reuse across many candidates of that image. */
+  prepare(references: (string | string[])[]): NgramVector[] {
+    return references.map((r) => toVector(ngramCounts(words(r), this.n), this.df, this.logImages, this.n));
+  }
+
+  /** CIDEr-D of one candidate against one image's prepared references. */
+  score(candidate: string | string[], refs: NgramVector[]): number {
+    const hyp = toVector(ngramCounts(words(candidate), this.n), this.df, this.logImages, this.n);
+    const total = new Array<number>(this.n).fill(0);
+    for (const ref of refs) {
+      const s = sim(hyp, ref, this.n, this.sigma);
+      for (let k = 0; k < this.n; k++) total[k] += s[k];
+    }
+    const mean = total.reduce((a, b) => a + b, 0) / this.n;
+    return refs.length ? (mean / refs.length) * 10 : 0;
+  }
+}
+
+export type { NgramVector };
+
+/** Corpus CIDEr-D: document frequencies from the references being scored against, mean over images. */
 export function corpusCiderD(
   candidates: (string | string[])[],
   references: (string | string[])[][],
   options: CiderOptions = {},
 ): { score: number; scores: number[] } {
-  const n = options.n ?? 4;
-  const sigma = options.sigma ?? 6;
-  const refCounts = references.map((refs) => refs.map((r) => ngramCounts(words(r), n)));
-  // Document frequency: in how many images' reference sets each n-gram appears.
-  const df = new Map<string, number>();
-  for (const refs of refCounts) {
-    const seen = new Set<string>();
-    for (const c of refs) for (const g of c.keys()) seen.add(g);
-    for (const g of seen) df.set(g, (df.get(g) ?? 0) + 1);
-  }
-  const refLen = Math.log(references.length);
-  const scores = candidates.map((cand, i) => {
-    const hyp = toVector(ngramCounts(words(cand), n), df, refLen, n);
-    const total = new Array<number>(n).fill(0);
-    for (const rc of refCounts[i]) {
-      const s = sim(hyp, toVector(rc, df, refLen, n), n, sigma);
-      for (let k = 0; k < n; k++) total[k] += s[k];
-    }
-    const mean = total.reduce((a, b) => a + b, 0) / n;
-    return (mean / refCounts[i].length) * 10;
-  });
+  const scorer = new CiderDScorer(references, options);
+  const scores = candidates.map((cand, i) => scorer.score(cand, scorer.prepare(references[i])));
   const score = scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : 0;
   return { score, scores };
 }

@@ -1,4 +1,4 @@
 export { corpusBleu, closestRefLength, type BleuResult } from './bleu.js';
 export { corpusRougeL, sentenceRougeL, lcsLength } from './rouge.js';
-export { corpusCiderD, type CiderOptions } from './cider.js';
+export { corpusCiderD, CiderDScorer, type CiderOptions } from './cider.js';
 export { ngramCounts } from './ngrams.js';
