@@ -33,7 +33,8 @@ commands:
                          [--beam 3] [--attention-maps <out dir>] [--json] [--max-length 20]
   extract                encode a dataset's images once into a feature cache
                          --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2|inception_v3|random-conv]
-                         [--layer out_relu] [--pooled-layers mixed6,mixed7 (means concatenated)] [--size 224] [--batch 8]
+                         [--layer out_relu] [--pooled-layers mixed6,mixed7 (concatenated)] [--pool mean|mean+max]
+                         [--size 224] [--batch 8]
   train                  train a decoder on cached features
                          --data <dataset> --features <cache dir> --out <run dir>
                          [--decoder show-tell|show-attend-tell] [--epochs 10] [--batch 64] [--lr 2e-3]
@@ -60,6 +61,7 @@ const options = {
   model: { type: 'string' },
   layer: { type: 'string' },
   'pooled-layers': { type: 'string' },
+  pool: { type: 'string' },
   size: { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string' },
@@ -132,6 +134,10 @@ async function cmdExtract(flags: Flags, signal: AbortSignal): Promise<void> {
     flags.model === 'random-conv'
       ? { type: 'random-conv', layer: 'conv2', inputSize: [size, size], pool: 'flatten', seed: num(flags, 'seed', 7, true), preprocessing: `RGB squashed to ${size}x${size}, scaled to [-1, 1]` }
       : { ...DEFAULT_ENCODER, model: flags.model ?? DEFAULT_ENCODER.model, layer: flags.layer ?? DEFAULT_ENCODER.layer, inputSize: [size, size] };
+  if (flags.pool && spec.type === 'convnet') {
+    if (flags.pool !== 'mean' && flags.pool !== 'mean+max') throw new ConvlabError(`unknown --pool ${flags.pool}`, { hint: 'use mean or mean+max' });
+    spec.pool = flags.pool;
+  }
   if (flags['pooled-layers'] && spec.type === 'convnet') spec.pooledLayers = flags['pooled-layers'].split(',').map((l) => l.trim()).filter(Boolean);
   if (spec.type === 'convnet' && (spec.model !== 'mobilenet_v2' || size !== 224)) spec.preprocessing = `RGB squashed to ${size}x${size}, the model's own preprocessing`;
   const extractor = await createExtractor(spec);

@@ -22,11 +22,14 @@ export interface EncoderSpec {
   layer: string;
   /** Images are resized (squashed, as Flickr8k's 224x224 copies are) to [height, width]. */
   inputSize: [number, number];
-  /** How the pooled vector is formed from the grid: spatial mean, or the grid flattened (keeps position). */
-  pool: 'mean' | 'flatten';
   /**
-   * Layers whose spatial means are concatenated into the pooled vector (hypercolumn-style), e.g.
-   * ['mixed6', 'mixed7']; default [layer]. Only with pool 'mean'. All taps come from one forward pass.
+   * How the pooled vector is formed from the grid: spatial mean; spatial mean and max concatenated per
+   * layer (max keeps small objects that the mean dilutes); or the grid flattened (keeps position).
+   */
+  pool: 'mean' | 'mean+max' | 'flatten';
+  /**
+   * Layers whose pooled vectors are concatenated (in order; [mean, max] per layer with 'mean+max'), e.g.
+   * ['mixed6', 'mixed7']; default [layer]. Not with 'flatten'. All taps come from one forward pass.
    */
   pooledLayers?: string[];
   seed?: number;
@@ -58,11 +61,12 @@ export const DEFAULT_ENCODER: EncoderSpec = {
   preprocessing: 'RGB squashed to 224x224 (sharp fill, lanczos3), scaled to [-1, 1]',
 };
 
-function poolGrid(grid: Tensor4D, pool: 'mean' | 'flatten'): Tensor {
-  return pool === 'mean' ? tf.mean(grid, [1, 2]) : tf.reshape(grid, [grid.shape[0], -1]);
+function poolGrid(grid: Tensor4D, pool: EncoderSpec['pool']): Tensor {
+  if (pool === 'flatten') return tf.reshape(grid, [grid.shape[0], -1]);
+  return pool === 'mean' ? tf.mean(grid, [1, 2]) : tf.concat([tf.mean(grid, [1, 2]), tf.max(grid, [1, 2])], 1);
 }
 
-async function readFeatures(grid: Tensor4D, pool: 'mean' | 'flatten'): Promise<Features> {
+async function readFeatures(grid: Tensor4D, pool: EncoderSpec['pool']): Promise<Features> {
   const pooled = poolGrid(grid, pool);
   const [p, g] = await Promise.all([pooled.data(), grid.data()]);
   pooled.dispose();
@@ -76,10 +80,11 @@ export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtrac
   const layer = net.resolveLayer(spec.layer);
   const [h, w, c] = net.outputShapeFor(layer, spec.inputSize) as [number, number, number];
   const pooledLayers = (spec.pooledLayers ?? [spec.layer]).map((l) => net.resolveLayer(l));
-  if (pooledLayers.length > 1 && spec.pool !== 'mean') {
-    throw new ConvlabError(`encoder: pooledLayers ${pooledLayers.join(',')} needs pool 'mean'`, { hint: "use pool 'mean' or a single layer" });
+  if (pooledLayers.length > 1 && spec.pool === 'flatten') {
+    throw new ConvlabError(`encoder: pooledLayers ${pooledLayers.join(',')} cannot be flattened`, { hint: "use pool 'mean' or 'mean+max', or a single layer" });
   }
-  const pooledDim = spec.pool === 'mean' ? pooledLayers.reduce((sum, l) => sum + (net.outputShapeFor(l, spec.inputSize)[2] as number), 0) : h * w * c;
+  const perLayer = spec.pool === 'mean+max' ? 2 : 1;
+  const pooledDim = spec.pool === 'flatten' ? h * w * c : perLayer * pooledLayers.reduce((sum, l) => sum + (net.outputShapeFor(l, spec.inputSize)[2] as number), 0);
   return {
     spec,
     pooledDim,
@@ -88,7 +93,7 @@ export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtrac
       const taps = [...new Set([layer, ...pooledLayers])];
       const out = tf.tidy(() => net.forward(net.preprocess(imagesToBatch(images)), { outputs: taps }));
       const grid = out[layer] as Tensor4D;
-      const pooled = tf.tidy(() => (spec.pool === 'mean' ? tf.concat(pooledLayers.map((l) => tf.mean(out[l] as Tensor4D, [1, 2])), 1) : poolGrid(grid, spec.pool)));
+      const pooled = tf.tidy(() => (spec.pool === 'flatten' ? poolGrid(grid, spec.pool) : tf.concat(pooledLayers.map((l) => poolGrid(out[l] as Tensor4D, spec.pool)), 1)));
       const [p, g] = await Promise.all([pooled.data(), grid.data()]);
       tf.dispose([pooled, ...Object.values(out)]);
       return { pooled: p as Float32Array, grid: g as Float32Array };
