@@ -206,7 +206,7 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
     state.history.push(entry);
     state.epoch = epoch;
     if (options.outDir && options.encoder) {
-      const model = { decoder, vocab: data.vocab, encoder: options.encoder, maxLength, training: { epoch, val, history: state.history.length } };
+      const model = { decoder, vocab: data.vocab, encoder: options.encoder, maxLength, training: { epoch, objective, val, history: state.history.length } };
       if (isBest) await saveCaptionModel(join(options.outDir, 'best'), model);
       await saveCaptionModel(lastDir!, model, { extra: await optimizerState(optimizer, decoder) });
       await writeJsonAtomic(join(lastDir!, 'train-state.json'), state);

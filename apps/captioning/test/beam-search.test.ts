@@ -1,6 +1,6 @@
 import test from 'ava';
 import { tf, initEngine } from '@convlab/core';
-import { beamSearch, greedyDecode, decoderModel, createDecoder, type SequenceModel } from '../src/index.js';
+import { beamSearch, greedyDecode, decoderModel, createDecoder, EnsembleDecoder, type SequenceModel } from '../src/index.js';
 
 test.before(async () => {
   await initEngine({ backend: 'cpu', log: false });
@@ -83,4 +83,27 @@ test('trigram blocking and length penalty options', (t) => {
   const short = beamSearch(loop, [1], { beamSize: 3, maxLength: 6, lengthPenalty: 0 });
   const long = beamSearch(loop, [1], { beamSize: 3, maxLength: 6, lengthPenalty: 1 });
   t.true(long[0].tokens.length >= short[0].tokens.length);
+});
+
+test('ensemble decoding: members read their own feature columns; step log-probs are the log of the mean probability', (t) => {
+  const a = createDecoder({ kind: 'show-tell', vocabSize: 30, featureDim: 12, embedDim: 8, hiddenDim: 16, dropout: 0 }, 3);
+  const b = createDecoder({ kind: 'show-tell', vocabSize: 30, featureDim: 5, embedDim: 8, hiddenDim: 16, dropout: 0 }, 4);
+  const ens = new EnsembleDecoder([a, b]);
+  t.is(ens.config.featureDim, 17);
+  const fa = tf.randomNormal([4, 12], 0, 3, 'float32', 1);
+  const fb = tf.randomNormal([4, 5], 0, 3, 'float32', 2);
+  const tokens = tf.tensor1d([1, 1, 1, 1], 'int32');
+  const sa = a.step(a.init(fa), tokens);
+  const sb = b.step(b.init(fb), tokens);
+  const both = tf.concat([fa, fb], 1);
+  const se = ens.step(ens.init(both), tokens);
+  const want = tf.log(tf.div(tf.add(tf.exp(sa.logprobs), tf.exp(sb.logprobs)), 2));
+  t.true(tf.max(tf.abs(tf.sub(se.logprobs, want))).dataSync()[0] < 1e-5);
+  // Beam search runs on the ensemble like on any decoder, and a one-member ensemble is that member.
+  const one = new EnsembleDecoder([a]);
+  const row = tf.slice(fa, [0, 0], [1, 12]);
+  t.deepEqual(beamSearch(decoderModel(one), one.init(row), { beamSize: 3 })[0].tokens, beamSearch(decoderModel(a), a.init(row), { beamSize: 3 })[0].tokens);
+  t.true(beamSearch(decoderModel(ens), ens.init(tf.slice(both, [0, 0], [1, 17])), { beamSize: 3 }).length > 0);
+  t.throws(() => new EnsembleDecoder([a, createDecoder({ kind: 'show-tell', vocabSize: 31, featureDim: 5, embedDim: 8, hiddenDim: 16, dropout: 0 }, 5)]), { message: /share a vocabulary/ });
+  tf.dispose([fa, fb, tokens, both, row, want, sa.logprobs, sb.logprobs, se.logprobs]);
 });

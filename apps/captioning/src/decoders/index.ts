@@ -9,3 +9,4 @@ export { setFeatureStats } from './common.js';
 export function createDecoder(config: DecoderConfig, seed = 1): CaptionDecoder {
   return config.kind === 'show-attend-tell' ? new ShowAttendTellDecoder(config, seed) : new ShowTellDecoder(config, seed);
 }
+export { EnsembleDecoder } from './ensemble.js';
