@@ -21,7 +21,7 @@ import { createDecoder, type DecoderKind } from './decoders/index.js';
 import { trainDecoder } from './train.js';
 import { evaluateSplit, featureTable, prepareTrainData } from './pipeline.js';
 import { formatScores } from './eval.js';
-import { loadCaptionModel, saveCaptionModel } from './model-io.js';
+import { loadCaptionModel, saveCaptionEnsemble, saveCaptionModel } from './model-io.js';
 import { captionImages, PRETRAINED_DIR } from './predict.js';
 import { generateScenes } from './synthetic.js';
 import { Vocabulary } from './vocab.js';
@@ -45,6 +45,7 @@ commands:
   eval                   score a model on a split: --model <dir> --data <dataset> --features <cache dir>
                          [--split test] [--beam 3] [--out results.json]
   export                 copy a trained model as float16: --from <run>/best --to <dir>
+                         (--from a/best,b/best writes an ensemble: per-step probabilities averaged)
   synth                  write a synthetic shapes dataset (Karpathy JSON + images): --out <dir> [--count 1000]
 
 datasets (--data): a Flickr8k/30k folder (token + split files), or --karpathy <dataset_*.json> --images <dir>,
@@ -327,10 +328,17 @@ async function cmdPredict(flags: Flags, positionals: string[]): Promise<void> {
 }
 
 async function cmdExport(flags: Flags): Promise<void> {
-  const from = need(flags, 'from', 'trained model folder, e.g. runs/x/best');
+  const from = need(flags, 'from', 'trained model folder, e.g. runs/x/best (several, comma-separated, for an ensemble)');
   const to = need(flags, 'to', 'destination folder');
   await initEngine({ backend: flags.backend ?? 'cpu', log: false });
-  const m = loadCaptionModel(from);
+  const dirs = from.split(',').filter(Boolean);
+  const models = dirs.map((d) => loadCaptionModel(d));
+  if (models.length > 1) {
+    await saveCaptionEnsemble(resolve(to), models, { dtype: 'float16' });
+    process.stderr.write(`wrote ${to}: ensemble of ${models.length} (float16)\n`);
+    return;
+  }
+  const [m] = models;
   await saveCaptionModel(resolve(to), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: 'float16' });
   process.stderr.write(`wrote ${to} (float16)\n`);
 }

@@ -11,7 +11,7 @@ import { dirname, join, basename } from 'node:path';
 import { tf, ConvlabError, writeFileAtomic, writeJsonAtomic } from '@convlab/core';
 import type { Tensor } from '@convlab/core';
 import type { CaptionDecoder, DecoderConfig } from './decoders/types.js';
-import { createDecoder } from './decoders/index.js';
+import { createDecoder, EnsembleDecoder } from './decoders/index.js';
 import { Vocabulary } from './vocab.js';
 import { fromFloat16, toFloat16 } from './float16.js';
 import type { EncoderSpec } from './features.js';
@@ -126,7 +126,8 @@ export function loadCaptionModel(dir: string, seed = 1): CaptionModel {
   if (!existsSync(dir)) {
     throw new ConvlabError(`caption model folder not found: ${dir}`, { hint: 'pass --model <folder> (train one with `convlab-caption train`)' });
   }
-  const config = parseJson(readRequired(dir, 'config.json'), join(dir, 'config.json')) as ModelConfig;
+  const config = parseJson(readRequired(dir, 'config.json'), join(dir, 'config.json')) as ModelConfig | EnsembleConfig;
+  if (config?.format === 'convlab-caption-ensemble/1') return loadEnsemble(dir, config, seed);
   if (config?.format !== 'convlab-caption-model/1' || !config.decoder || !Array.isArray(config.weights)) {
     throw new ConvlabError(`${join(dir, 'config.json')} is not a convlab caption model config`, { hint: 'expected "format": "convlab-caption-model/1"' });
   }
@@ -145,6 +146,68 @@ export function loadCaptionModel(dir: string, seed = 1): CaptionModel {
     for (const t of tensors.values()) t.dispose();
   }
   return { config, decoder, vocab, dir };
+}
+
+/** An ensemble folder: config.json lists member folders (each a complete model) decoded together. */
+export interface EnsembleConfig {
+  format: 'convlab-caption-ensemble/1';
+  members: string[];
+  training?: Record<string, unknown>;
+}
+
+/**
+ * Write models trained on the same encoder and vocabulary as one ensemble folder (members in subfolders),
+ * atomically: a reader sees the old folder or the complete new one.
+ */
+export async function saveCaptionEnsemble(dir: string, members: CaptionModel[], options: { dtype?: 'float32' | 'float16'; training?: Record<string, unknown> } = {}): Promise<void> {
+  checkEnsemble(members, dir);
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const names = members.map((_, i) => `member-${i + 1}`);
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i];
+    await saveCaptionModel(join(tmp, names[i]), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: options.dtype });
+  }
+  const config: EnsembleConfig = { format: 'convlab-caption-ensemble/1', members: names, training: options.training };
+  await writeJsonAtomic(join(tmp, 'config.json'), config);
+  const old = `${tmp}.old`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+function checkEnsemble(members: CaptionModel[], where: string): void {
+  if (!members.length) throw new ConvlabError(`ensemble ${where} has no members`, { hint: 'list at least one model folder' });
+  const [first] = members;
+  for (const m of members.slice(1)) {
+    if (JSON.stringify(m.config.encoder) !== JSON.stringify(first.config.encoder)) {
+      throw new ConvlabError(`ensemble ${where}: ${m.dir ?? 'a member'} uses other features than ${first.dir ?? 'the first member'}`, { hint: 'ensemble models trained on the same feature cache' });
+    }
+    if (m.vocab.words.join('\n') !== first.vocab.words.join('\n')) {
+      throw new ConvlabError(`ensemble ${where}: ${m.dir ?? 'a member'} has another vocabulary than ${first.dir ?? 'the first member'}`, { hint: 'train the members with the same --min-count on the same data' });
+    }
+    if (m.config.decoder.kind !== 'show-tell') throw new ConvlabError(`ensemble ${where}: only show-tell decoders can be combined`, { hint: 'ensemble Show and Tell models' });
+  }
+}
+
+function loadEnsemble(dir: string, config: EnsembleConfig, seed: number): CaptionModel {
+  if (!Array.isArray(config.members) || !config.members.length) {
+    throw new ConvlabError(`${join(dir, 'config.json')} lists no ensemble members`, { hint: 'expected "members": ["member-1", ...]' });
+  }
+  const members = config.members.map((m) => loadCaptionModel(join(dir, m), seed));
+  checkEnsemble(members, dir);
+  const [first] = members;
+  const decoder = new EnsembleDecoder(
+    members.map((m) => m.decoder),
+    { shared: true },
+  );
+  return {
+    config: { ...first.config, decoder: decoder.config, training: { ...config.training, members: members.map((m) => m.config.training) }, weights: [] },
+    decoder,
+    vocab: first.vocab,
+    dir,
+  };
 }
 
 /** Optimizer state saved next to a checkpoint, if any. */

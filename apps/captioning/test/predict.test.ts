@@ -3,8 +3,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConvlabError, initEngine, saveImage } from '@convlab/core';
-import { captionImages, createDecoder, loadCaptionModel, saveCaptionModel, PRETRAINED_DIR, Vocabulary, generateScenes, type EncoderSpec } from '../src/index.js';
+import { ConvlabError, initEngine, saveImage, tf } from '@convlab/core';
+import type { Tensor2D } from '@convlab/core';
+import { captionImages, captionRows, createDecoder, EnsembleDecoder, loadCaptionModel, saveCaptionEnsemble, saveCaptionModel, PRETRAINED_DIR, Vocabulary, generateScenes, type EncoderSpec } from '../src/index.js';
 
 const CONTENT = fileURLToPath(new URL('../../../assets/content/', import.meta.url));
 const SPEC: EncoderSpec = { type: 'random-conv', layer: 'conv2', inputSize: [64, 64], pool: 'flatten', seed: 7 };
@@ -87,6 +88,33 @@ test('missing model files and a vocabulary mismatch give clear ConvlabErrors', a
     for (const f of ['vocab.json', 'config.json']) copyFileSync(join(model, f), join(trunc, f));
     writeFileSync(join(trunc, 'weights.bin'), readFileSync(join(model, 'weights.bin')).subarray(0, 100));
     t.throws(() => loadCaptionModel(trunc), { instanceOf: ConvlabError, message: /truncated/ });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an ensemble folder loads as one model: same captions as the members decoded together; mixed vocabularies refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'caption-ens-'));
+  try {
+    const vocab = new Vocabulary(['<pad>', '<start>', '<end>', '<unk>', 'a', 'red', 'blue', 'shape']);
+    const make = (seed: number) => createDecoder({ kind: 'show-tell', vocabSize: vocab.size, featureDim: 768, embedDim: 8, hiddenDim: 8, dropout: 0 }, seed);
+    const members = [make(1), make(2)];
+    const models = members.map((decoder) => ({ decoder, vocab, config: { format: 'convlab-caption-model/1' as const, decoder: decoder.config, encoder: SPEC, maxLength: 6, weights: [] } }));
+    await saveCaptionEnsemble(join(dir, 'ens'), models, { dtype: 'float32' });
+    const loaded = loadCaptionModel(join(dir, 'ens'));
+    t.true(loaded.decoder instanceof EnsembleDecoder);
+    t.is(loaded.decoder.params.count(), members[0].params.count() * 2);
+    const feats = tf.randomNormal([3, 768], 0, 2, 'float32', 9) as Tensor2D;
+    const rows = [0, 1, 2];
+    const table = { shape: [768], data: feats.dataSync() as Float32Array };
+    const want = captionRows(new EnsembleDecoder(members, { shared: true }), vocab, table, rows, { beamSize: 3, maxLength: 6 });
+    t.deepEqual(captionRows(loaded.decoder, loaded.vocab, table, rows, { beamSize: 3, maxLength: 6 }), want);
+    const other = new Vocabulary(['<pad>', '<start>', '<end>', '<unk>', 'a', 'red', 'green', 'shape']);
+    await t.throwsAsync(saveCaptionEnsemble(join(dir, 'bad'), [models[0], { ...models[1], vocab: other }]), { instanceOf: ConvlabError, message: /another vocabulary/ });
+    t.false(existsSync(join(dir, 'bad')), 'nothing written');
+    loaded.decoder.params.dispose();
+    feats.dispose();
+    members.forEach((m) => m.params.dispose());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

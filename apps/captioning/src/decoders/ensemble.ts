@@ -1,9 +1,9 @@
 /**
  * An ensemble of Show and Tell decoders that share a vocabulary, as Vinyals et al. and NMT systems decode:
  * at each step the members' next-word distributions are averaged (in probability space), and beam search
- * runs on the average. Members may read different features: the ensemble's input row is the members'
- * pooled vectors concatenated in member order, so one feature table (or one encoder with pooledLayers)
- * serves all of them.
+ * runs on the average. With `shared` (members trained on the same encoder, as a shipped ensemble is) every
+ * member reads the one feature row; otherwise the input row is the members' pooled vectors concatenated in
+ * member order, so members trained on different feature caches can be compared from one table.
  */
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';
@@ -13,19 +13,26 @@ import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput } from './
 
 export class EnsembleDecoder implements CaptionDecoder {
   readonly config: DecoderConfig;
-  /** The ensemble has no weights of its own; members keep theirs. */
+  /** The members' weights under "<member>/<name>", so count() and dispose() cover the whole ensemble. */
   readonly params = new ParamStore();
   private readonly offsets: number[];
 
-  constructor(readonly members: CaptionDecoder[]) {
+  constructor(
+    readonly members: CaptionDecoder[],
+    readonly options: { shared?: boolean } = {},
+  ) {
     if (!members.length) throw new RangeError('an ensemble needs at least one decoder');
     const first = members[0].config;
     for (const m of members) {
       if (m.config.kind !== 'show-tell') throw new RangeError(`ensembles combine show-tell decoders, not ${m.config.kind}`);
       if (m.config.vocabSize !== first.vocabSize) throw new RangeError(`ensemble members must share a vocabulary (${m.config.vocabSize} vs ${first.vocabSize} words)`);
     }
-    this.offsets = members.map((_, i) => members.slice(0, i).reduce((a, m) => a + m.config.featureDim, 0));
-    this.config = { ...first, featureDim: members.reduce((a, m) => a + m.config.featureDim, 0) };
+    if (options.shared && members.some((m) => m.config.featureDim !== first.featureDim)) throw new RangeError('members sharing features must have the same feature size');
+    members.forEach((m, i) => {
+      for (const [k, v] of m.params.vars) this.params.vars.set(`${i}/${k}`, v);
+    });
+    this.offsets = members.map((_, i) => (options.shared ? 0 : members.slice(0, i).reduce((a, m) => a + m.config.featureDim, 0)));
+    this.config = { ...first, featureDim: options.shared ? first.featureDim : members.reduce((a, m) => a + m.config.featureDim, 0) };
   }
 
   loss(): Scalar {
@@ -35,9 +42,9 @@ export class EnsembleDecoder implements CaptionDecoder {
   init(features: Tensor): DecoderState {
     const state: DecoderState = {};
     this.members.forEach((m, i) => {
-      const part = tf.slice(features, [0, this.offsets[i]], [-1, m.config.featureDim]);
+      const part = this.options.shared ? features : tf.slice(features, [0, this.offsets[i]], [-1, m.config.featureDim]);
       for (const [k, v] of Object.entries(m.init(part))) state[`${i}/${k}`] = v;
-      part.dispose();
+      if (part !== features) part.dispose();
     });
     return state;
   }
