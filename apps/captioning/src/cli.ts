@@ -46,6 +46,7 @@ commands:
                          [--split test] [--beam 3] [--out results.json]
   export                 copy a trained model as float16: --from <run>/best --to <dir>
                          (--from a/best,b/best writes an ensemble: per-step probabilities averaged)
+                         [--length-penalty A: stored as the model's default for predict and eval]
   synth                  write a synthetic shapes dataset (Karpathy JSON + images): --out <dir> [--count 1000]
 
 datasets (--data): a Flickr8k/30k folder (token + split files), or --karpathy <dataset_*.json> --images <dir>,
@@ -275,20 +276,21 @@ async function cmdEval(flags: Flags, signal: AbortSignal): Promise<void> {
   const beam = num(flags, 'beam', 3, true);
   const progress = createProgress({ total: ds.items.filter((i) => i.split === split).length, label: `eval ${split}`, unit: 'img' });
   const t0 = performance.now();
+  const lengthPenalty = num(flags, 'length-penalty', model.config.decoding?.lengthPenalty ?? 0);
   const result = evaluateSplit(model.decoder, model.vocab, ds, cache, featureTable(cache, kind === 'show-attend-tell' ? 'grid' : 'pooled'), split, {
     beamSize: beam,
     maxLength: num(flags, 'max-length', 20, true),
-    lengthPenalty: num(flags, 'length-penalty', 0),
+    lengthPenalty,
     blockRepeatedTrigrams: flags['block-trigrams'],
     signal,
     onProgress: (d) => progress.update(d),
   });
   progress.stop();
   const msPerCaption = (performance.now() - t0) / result.captions.length;
-  console.log(`${ds.name} ${split}, ${kind}, beam ${beam}, ${result.captions.length} images`);
+  console.log(`${ds.name} ${split}, ${kind}, beam ${beam}, length penalty ${lengthPenalty}, ${result.captions.length} images`);
   console.log(formatScores(result.scores));
   if (flags.out) {
-    await writeJsonAtomic(flags.out, { dataset: ds.name, split, beam, model: model.dir, backend: engine.backend, msPerCaption, scores: result.scores, captions: result.captions });
+    await writeJsonAtomic(flags.out, { dataset: ds.name, split, beam, lengthPenalty, model: model.dir, backend: engine.backend, msPerCaption, scores: result.scores, captions: result.captions });
     process.stderr.write(`wrote ${flags.out}\n`);
   }
 }
@@ -302,7 +304,7 @@ async function cmdPredict(flags: Flags, positionals: string[]): Promise<void> {
     model: flags.model,
     beam: num(flags, 'beam', 3, true),
     maxLength: num(flags, 'max-length', 20, true),
-    lengthPenalty: num(flags, 'length-penalty', 0),
+    lengthPenalty: flags['length-penalty'] === undefined ? undefined : num(flags, 'length-penalty', 0),
     blockRepeatedTrigrams: flags['block-trigrams'],
     attentionMaps: !!mapsDir,
     strips: !!mapsDir,
@@ -333,13 +335,15 @@ async function cmdExport(flags: Flags): Promise<void> {
   await initEngine({ backend: flags.backend ?? 'cpu', log: false });
   const dirs = from.split(',').filter(Boolean);
   const models = dirs.map((d) => loadCaptionModel(d));
+  // --length-penalty records the value chosen on dev as the model's decoding default.
+  const decoding = flags['length-penalty'] === undefined ? models[0].config.decoding : { lengthPenalty: num(flags, 'length-penalty', 0) };
   if (models.length > 1) {
-    await saveCaptionEnsemble(resolve(to), models, { dtype: 'float16' });
+    await saveCaptionEnsemble(resolve(to), models, { dtype: 'float16', decoding });
     process.stderr.write(`wrote ${to}: ensemble of ${models.length} (float16)\n`);
     return;
   }
   const [m] = models;
-  await saveCaptionModel(resolve(to), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: 'float16' });
+  await saveCaptionModel(resolve(to), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training, decoding }, { dtype: 'float16' });
   process.stderr.write(`wrote ${to} (float16)\n`);
 }
 

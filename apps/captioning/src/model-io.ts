@@ -30,7 +30,13 @@ export interface ModelConfig {
   maxLength: number;
   /** Free-form: dataset, epochs, metrics, command. */
   training?: Record<string, unknown>;
+  /** Decoding settings chosen on the dev split; `predict` and `eval` default to them. */
+  decoding?: DecodingDefaults;
   weights: WeightEntry[];
+}
+
+export interface DecodingDefaults {
+  lengthPenalty?: number;
 }
 
 export interface CaptionModel {
@@ -73,7 +79,7 @@ export function decodeWeights(manifest: WeightEntry[], data: Buffer, source: str
 
 export async function saveCaptionModel(
   dir: string,
-  model: { decoder: CaptionDecoder; vocab: Vocabulary; encoder: EncoderSpec; maxLength: number; training?: Record<string, unknown> },
+  model: { decoder: CaptionDecoder; vocab: Vocabulary; encoder: EncoderSpec; maxLength: number; training?: Record<string, unknown>; decoding?: DecodingDefaults },
   options: { dtype?: 'float32' | 'float16'; extra?: [string, Tensor][] } = {},
 ): Promise<ModelConfig> {
   const dtype = options.dtype ?? 'float32';
@@ -84,6 +90,7 @@ export async function saveCaptionModel(
     encoder: model.encoder,
     maxLength: model.maxLength,
     training: model.training,
+    ...(model.decoding ? { decoding: model.decoding } : {}),
     weights: manifest,
   };
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
@@ -153,13 +160,14 @@ export interface EnsembleConfig {
   format: 'convlab-caption-ensemble/1';
   members: string[];
   training?: Record<string, unknown>;
+  decoding?: DecodingDefaults;
 }
 
 /**
  * Write models trained on the same encoder and vocabulary as one ensemble folder (members in subfolders),
  * atomically: a reader sees the old folder or the complete new one.
  */
-export async function saveCaptionEnsemble(dir: string, members: CaptionModel[], options: { dtype?: 'float32' | 'float16'; training?: Record<string, unknown> } = {}): Promise<void> {
+export async function saveCaptionEnsemble(dir: string, members: CaptionModel[], options: { dtype?: 'float32' | 'float16'; training?: Record<string, unknown>; decoding?: DecodingDefaults } = {}): Promise<void> {
   checkEnsemble(members, dir);
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -169,7 +177,7 @@ export async function saveCaptionEnsemble(dir: string, members: CaptionModel[], 
     const m = members[i];
     await saveCaptionModel(join(tmp, names[i]), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: options.dtype });
   }
-  const config: EnsembleConfig = { format: 'convlab-caption-ensemble/1', members: names, training: options.training };
+  const config: EnsembleConfig = { format: 'convlab-caption-ensemble/1', members: names, training: options.training, ...(options.decoding ? { decoding: options.decoding } : {}) };
   await writeJsonAtomic(join(tmp, 'config.json'), config);
   const old = `${tmp}.old`;
   if (existsSync(dir)) renameSync(dir, old);
@@ -203,7 +211,7 @@ function loadEnsemble(dir: string, config: EnsembleConfig, seed: number): Captio
     { shared: true },
   );
   return {
-    config: { ...first.config, decoder: decoder.config, training: { ...config.training, members: members.map((m) => m.config.training) }, weights: [] },
+    config: { ...first.config, decoder: decoder.config, training: { ...config.training, members: members.map((m) => m.config.training) }, decoding: config.decoding, weights: [] },
     decoder,
     vocab: first.vocab,
     dir,

@@ -67,7 +67,7 @@ export class Captioner {
     const best = beamSearch(decoderModel(decoder), state, {
       beamSize: options.beam ?? 3,
       maxLength: options.maxLength ?? config.maxLength ?? 20,
-      lengthPenalty: options.lengthPenalty,
+      lengthPenalty: options.lengthPenalty ?? config.decoding?.lengthPenalty,
       blockRepeatedTrigrams: options.blockRepeatedTrigrams,
     })[0];
     const words = vocab.decode(best.tokens);

@@ -100,9 +100,14 @@ test('an ensemble folder loads as one model: same captions as the members decode
     const make = (seed: number) => createDecoder({ kind: 'show-tell', vocabSize: vocab.size, featureDim: 768, embedDim: 8, hiddenDim: 8, dropout: 0 }, seed);
     const members = [make(1), make(2)];
     const models = members.map((decoder) => ({ decoder, vocab, config: { format: 'convlab-caption-model/1' as const, decoder: decoder.config, encoder: SPEC, maxLength: 6, weights: [] } }));
-    await saveCaptionEnsemble(join(dir, 'ens'), models, { dtype: 'float32' });
+    await saveCaptionEnsemble(join(dir, 'ens'), models, { dtype: 'float32', decoding: { lengthPenalty: 0.5 } });
     const loaded = loadCaptionModel(join(dir, 'ens'));
     t.true(loaded.decoder instanceof EnsembleDecoder);
+    t.deepEqual(loaded.config.decoding, { lengthPenalty: 0.5 }, 'the dev-chosen decoding default travels with the model');
+    await saveCaptionModel(join(dir, 'one'), { decoder: members[0], vocab, encoder: SPEC, maxLength: 6, decoding: { lengthPenalty: 0.25 } });
+    const one = loadCaptionModel(join(dir, 'one'));
+    t.deepEqual(one.config.decoding, { lengthPenalty: 0.25 });
+    one.decoder.params.dispose();
     t.is(loaded.decoder.params.count(), members[0].params.count() * 2);
     const feats = tf.randomNormal([3, 768], 0, 2, 'float32', 9) as Tensor2D;
     const rows = [0, 1, 2];
