@@ -93,22 +93,34 @@ export async function saveCaptionModel(
     ...(model.decoding ? { decoding: model.decoding } : {}),
     weights: manifest,
   };
+  await replaceDir(dir, async (tmp) => {
+    await writeFileAtomic(join(tmp, 'weights.bin'), data);
+    await writeJsonAtomic(join(tmp, 'vocab.json'), model.vocab.toJSON());
+    await writeJsonAtomic(join(tmp, 'config.json'), config);
+    if (options.extra?.length) {
+      const extra = encodeWeights(options.extra, 'float32');
+      await writeFileAtomic(join(tmp, 'optimizer.bin'), extra.data);
+      await writeJsonAtomic(join(tmp, 'optimizer.json'), extra.manifest);
+    }
+  });
+  return config;
+}
+
+/** Fill a sibling temporary folder, then swap it in: readers see the old folder or the complete new one. */
+async function replaceDir(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  await writeFileAtomic(join(tmp, 'weights.bin'), data);
-  await writeJsonAtomic(join(tmp, 'vocab.json'), model.vocab.toJSON());
-  await writeJsonAtomic(join(tmp, 'config.json'), config);
-  if (options.extra?.length) {
-    const extra = encodeWeights(options.extra, 'float32');
-    await writeFileAtomic(join(tmp, 'optimizer.bin'), extra.data);
-    await writeJsonAtomic(join(tmp, 'optimizer.json'), extra.manifest);
+  try {
+    await fill(tmp);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
   }
   const old = `${tmp}.old`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
-  return config;
 }
 
 function readRequired(dir: string, file: string): Buffer {
@@ -169,20 +181,15 @@ export interface EnsembleConfig {
  */
 export async function saveCaptionEnsemble(dir: string, members: CaptionModel[], options: { dtype?: 'float32' | 'float16'; training?: Record<string, unknown>; decoding?: DecodingDefaults } = {}): Promise<void> {
   checkEnsemble(members, dir);
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
   const names = members.map((_, i) => `member-${i + 1}`);
-  for (let i = 0; i < members.length; i++) {
-    const m = members[i];
-    await saveCaptionModel(join(tmp, names[i]), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: options.dtype });
-  }
-  const config: EnsembleConfig = { format: 'convlab-caption-ensemble/1', members: names, training: options.training, ...(options.decoding ? { decoding: options.decoding } : {}) };
-  await writeJsonAtomic(join(tmp, 'config.json'), config);
-  const old = `${tmp}.old`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  await replaceDir(dir, async (tmp) => {
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i];
+      await saveCaptionModel(join(tmp, names[i]), { decoder: m.decoder, vocab: m.vocab, encoder: m.config.encoder, maxLength: m.config.maxLength, training: m.config.training }, { dtype: options.dtype });
+    }
+    const config: EnsembleConfig = { format: 'convlab-caption-ensemble/1', members: names, training: options.training, ...(options.decoding ? { decoding: options.decoding } : {}) };
+    await writeJsonAtomic(join(tmp, 'config.json'), config);
+  });
 }
 
 function checkEnsemble(members: CaptionModel[], where: string): void {
