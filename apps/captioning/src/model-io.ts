@@ -202,7 +202,9 @@ function checkEnsemble(members: CaptionModel[], where: string): void {
     if (m.vocab.words.join('\n') !== first.vocab.words.join('\n')) {
       throw new ConvlabError(`ensemble ${where}: ${m.dir ?? 'a member'} has another vocabulary than ${first.dir ?? 'the first member'}`, { hint: 'train the members with the same --min-count on the same data' });
     }
-    if (m.config.decoder.kind !== 'show-tell') throw new ConvlabError(`ensemble ${where}: only show-tell decoders can be combined`, { hint: 'ensemble Show and Tell models' });
+    if (m.config.decoder.kind !== first.config.decoder.kind) {
+      throw new ConvlabError(`ensemble ${where}: ${m.dir ?? 'a member'} is a ${m.config.decoder.kind} decoder, ${first.dir ?? 'the first member'} a ${first.config.decoder.kind}`, { hint: 'a shipped ensemble reads one kind of features: combine decoders of one kind (tools/eval-ensemble.ts scores mixed ones)' });
+    }
   }
 }
 

@@ -104,6 +104,18 @@ test('ensemble decoding: members read their own feature columns; step log-probs 
   const row = tf.slice(fa, [0, 0], [1, 12]);
   t.deepEqual(beamSearch(decoderModel(one), one.init(row), { beamSize: 3 })[0].tokens, beamSearch(decoderModel(a), a.init(row), { beamSize: 3 })[0].tokens);
   t.true(beamSearch(decoderModel(ens), ens.init(tf.slice(both, [0, 0], [1, 17])), { beamSize: 3 }).length > 0);
+  // An attention member reads its flattened L x D grid from the same row, after the show-tell member's vector.
+  const att = createDecoder({ kind: 'show-attend-tell', vocabSize: 30, featureDim: 6, gridSize: 4, embedDim: 8, hiddenDim: 16, attentionDim: 8, dropout: 0 }, 6);
+  const grid = tf.randomNormal([4, 4, 6], 0, 1, 'float32', 3);
+  const mixed = new EnsembleDecoder([a, att]);
+  t.is(mixed.config.featureDim, 12 + 24);
+  const sAtt = att.step(att.init(grid), tokens);
+  const mixedRow = tf.concat([fa, tf.reshape(grid, [4, 24])], 1);
+  const sMixed = mixed.step(mixed.init(mixedRow), tokens);
+  const wantMixed = tf.log(tf.div(tf.add(tf.exp(sa.logprobs), tf.exp(sAtt.logprobs)), 2));
+  t.true(tf.max(tf.abs(tf.sub(sMixed.logprobs, wantMixed))).dataSync()[0] < 1e-5, 'show-tell + attention ensemble');
+  t.throws(() => new EnsembleDecoder([a, att], { shared: true }), { message: /same kind of decoder/ });
+  tf.dispose([grid, mixedRow, sAtt.logprobs, sMixed.logprobs, wantMixed]);
   t.throws(() => new EnsembleDecoder([a, createDecoder({ kind: 'show-tell', vocabSize: 31, featureDim: 5, embedDim: 8, hiddenDim: 16, dropout: 0 }, 5)]), { message: /share a vocabulary/ });
   tf.dispose([fa, fb, tokens, both, row, want, sa.logprobs, sb.logprobs, se.logprobs]);
 });

@@ -1,6 +1,6 @@
 /**
- * Score an ensemble of trained Show and Tell decoders (probabilities averaged per step) on a split, each
- * member reading its own feature cache. Used to decide whether an ensemble is worth shipping.
+ * Score an ensemble of trained decoders (probabilities averaged per step) on a split, each member reading its
+ * own feature cache: Show and Tell members their pooled vectors, attention members their grids. Used to decide whether an ensemble is worth shipping.
  * Usage: npx tsx --conditions=@convlab/source apps/captioning/tools/eval-ensemble.ts ../shared/data/flickr8k
  *        --models runA/best,runB/best --features cacheA,cacheB [--split val] [--beam 3] [--length-penalty 0]
  */
@@ -10,7 +10,7 @@ import { loadFlickr } from '../src/data/index.js';
 import { loadFeatureCache, type FeatureCache } from '../src/features.js';
 import { loadCaptionModel } from '../src/model-io.js';
 import { EnsembleDecoder } from '../src/decoders/ensemble.js';
-import { evaluateSplit } from '../src/pipeline.js';
+import { evaluateSplit, featureTable } from '../src/pipeline.js';
 import { formatScores } from '../src/eval.js';
 import type { Split } from '../src/data/types.js';
 
@@ -23,24 +23,35 @@ const ds = loadFlickr({ root: positionals[0] ?? '../shared/data/flickr8k' });
 const models = values.models!.split(',').map((d) => loadCaptionModel(d));
 const featureDirs = values.features!.split(',');
 if (featureDirs.length !== models.length) throw new Error('give one --features cache per model');
-const caches = [...new Set(featureDirs)].reduce((m, d) => m.set(d, loadFeatureCache(d)), new Map<string, FeatureCache>());
-const first = caches.get(featureDirs[0])!;
-for (const c of caches.values()) if (c.images.join('\n') !== first.images.join('\n')) throw new Error('the feature caches list different images');
-// One table: per image, the members' feature rows side by side.
-const dim = featureDirs.reduce((a, d) => a + caches.get(d)!.pooledDim, 0);
-const data = new Float32Array(first.images.length * dim);
-for (let r = 0; r < first.images.length; r++) {
-  let o = r * dim;
-  for (const d of featureDirs) {
-    const c = caches.get(d)!;
-    data.set(c.pooled.subarray(r * c.pooledDim, (r + 1) * c.pooledDim), o);
-    o += c.pooledDim;
-  }
-}
-const decoder = new EnsembleDecoder(models.map((m) => m.decoder));
 const split = (values.split ?? 'val') as Split;
+const items = ds.items.filter((it) => it.split === split);
+// Per member, its features for the split's images only: the pooled vector, or an attention member's L x D grid.
+const tables = featureDirs.map((dir, i) => {
+  const grid = models[i].decoder.config.kind === 'show-attend-tell';
+  const cache = loadFeatureCache(dir, { grid });
+  const table = featureTable(cache, grid ? 'grid' : 'pooled');
+  const width = table.shape.reduce((a, b) => a * b, 1);
+  const rows = items.map((it) => {
+    const r = cache.row.get(it.image);
+    if (r === undefined) throw new Error(`${it.image} is not in ${dir}`);
+    return table.data.subarray(r * width, (r + 1) * width);
+  });
+  return { width, rows };
+});
+// One table: per split image, the members' inputs side by side (what EnsembleDecoder slices apart).
+const dim = tables.reduce((a, t) => a + t.width, 0);
+const data = new Float32Array(items.length * dim);
+items.forEach((_, r) => {
+  let o = r * dim;
+  for (const t of tables) {
+    data.set(t.rows[r], o);
+    o += t.width;
+  }
+});
+const splitCache: FeatureCache = { spec: models[0].config.encoder, images: items.map((it) => it.image), pooledDim: dim, gridShape: [1, 1, dim], pooled: data, row: new Map(items.map((it, r) => [it.image, r])) };
+const decoder = new EnsembleDecoder(models.map((m) => m.decoder));
 const t0 = Date.now();
-const result = evaluateSplit(decoder, models[0].vocab, ds, first, { shape: [dim], data }, split, {
+const result = evaluateSplit(decoder, models[0].vocab, ds, splitCache, { shape: [dim], data }, split, {
   beamSize: Number(values.beam ?? 3),
   lengthPenalty: Number(values['length-penalty'] ?? 0),
   maxLength: 20,

@@ -4,7 +4,7 @@
  * Adam) stage by stage from coarse to fine, and returns the result with a complete run record. It never
  * writes files: the CLI and other callers decide what to save (checkpoints arrive through `hooks`).
  */
-import { ConvlabError, initEngine, loadImage, resizeImage, tensorToImage, imageToTensor, tf, totalVariationLoss, type EngineInfo, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
+import { ConvlabError, initEngine, opSeed, loadImage, resizeImage, tensorToImage, imageToTensor, tf, totalVariationLoss, type EngineInfo, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
 import { combineLuminance, luminanceImage, luminanceStats, matchColorHistogram } from './color.js';
 import { fromConvNet, randomMultiscaleNet, type ConvNetLike, type FeatureNet } from './features.js';
 import {
@@ -168,7 +168,7 @@ function makeObjective(net: FeatureNet, o: ResolvedOptions, targets: LayerTarget
 function initialImage(net: FeatureNet, o: ResolvedOptions, content: RgbImage, style: RgbImage): Promise<Tensor4D> | Tensor4D {
   if (o.init === 'content') return tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(content), 0)));
   if (o.init === 'noise') {
-    return tf.tidy(() => net.preprocess(tf.randomUniform([1, content.height, content.width, 3], 0, 255, 'float32', o.seed)));
+    return tf.tidy(() => net.preprocess(tf.randomUniform([1, content.height, content.width, 3], 0, 255, 'float32', opSeed(o.seed))));
   }
   return resizeImage(style, { width: content.width, height: content.height }).then((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
 }

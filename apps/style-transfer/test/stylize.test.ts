@@ -69,6 +69,9 @@ test.serial('same seed gives the same image bit for bit (noise init, Adam)', asy
   t.deepEqual(Buffer.from(a.image.data), Buffer.from(b.image.data));
   const c = await run({ ...o, seed: 4 });
   t.notDeepEqual(Buffer.from(a.image.data), Buffer.from(c.image.data));
+  // Seed 0, the default, is a seed too (tfjs alone would read 0 as "unseeded").
+  const [z1, z2] = [await run({ ...o, seed: 0 }), await run({ ...o, seed: 0 })];
+  t.deepEqual(Buffer.from(z1.image.data), Buffer.from(z2.image.data), 'seed 0 is reproducible');
 });
 
 test.serial('multi-style blend 1,0 equals the single-style run', async (t) => {

@@ -10,3 +10,4 @@ export * from './conv-arithmetic.js';
 export * from './progress.js';
 export * from './run-record.js';
 export * from './html.js';
+export * from './seed.js';

@@ -1,9 +1,10 @@
 /**
- * An ensemble of Show and Tell decoders that share a vocabulary, as Vinyals et al. and NMT systems decode:
- * at each step the members' next-word distributions are averaged (in probability space), and beam search
- * runs on the average. With `shared` (members trained on the same encoder, as a shipped ensemble is) every
- * member reads the one feature row; otherwise the input row is the members' pooled vectors concatenated in
- * member order, so members trained on different feature caches can be compared from one table.
+ * An ensemble of caption decoders that share a vocabulary, as Vinyals et al. and NMT systems decode: at each
+ * step the members' next-word distributions are averaged (in probability space), and beam search runs on the
+ * average. With `shared` (members trained on the same features, as a shipped ensemble is) every member reads
+ * the one feature input. Otherwise the input row is the members' features flattened and concatenated in
+ * member order (a pooled vector, or an attention member's whole L x D grid), so members trained on different
+ * encoders, or different decoders, are compared from one table.
  */
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';
@@ -16,6 +17,7 @@ export class EnsembleDecoder implements CaptionDecoder {
   /** The members' weights under "<member>/<name>", so count() and dispose() cover the whole ensemble. */
   readonly params = new ParamStore();
   private readonly offsets: number[];
+  private readonly widths: number[];
 
   constructor(
     readonly members: CaptionDecoder[],
@@ -24,15 +26,18 @@ export class EnsembleDecoder implements CaptionDecoder {
     if (!members.length) throw new RangeError('an ensemble needs at least one decoder');
     const first = members[0].config;
     for (const m of members) {
-      if (m.config.kind !== 'show-tell') throw new RangeError(`ensembles combine show-tell decoders, not ${m.config.kind}`);
       if (m.config.vocabSize !== first.vocabSize) throw new RangeError(`ensemble members must share a vocabulary (${m.config.vocabSize} vs ${first.vocabSize} words)`);
     }
-    if (options.shared && members.some((m) => m.config.featureDim !== first.featureDim)) throw new RangeError('members sharing features must have the same feature size');
+    if (options.shared && members.some((m) => m.config.kind !== first.kind || m.config.featureDim !== first.featureDim || m.config.gridSize !== first.gridSize)) {
+      throw new RangeError('members sharing features must be the same kind of decoder with the same feature shape');
+    }
     members.forEach((m, i) => {
       for (const [k, v] of m.params.vars) this.params.vars.set(`${i}/${k}`, v);
     });
-    this.offsets = members.map((_, i) => (options.shared ? 0 : members.slice(0, i).reduce((a, m) => a + m.config.featureDim, 0)));
-    this.config = { ...first, featureDim: options.shared ? first.featureDim : members.reduce((a, m) => a + m.config.featureDim, 0) };
+    this.widths = members.map((m) => inputWidth(m.config));
+    this.offsets = members.map((_, i) => (options.shared ? 0 : this.widths.slice(0, i).reduce((a, w) => a + w, 0)));
+    // Separate inputs are one flat row per image, which is what a show-tell config describes.
+    this.config = options.shared ? { ...first } : { ...first, kind: 'show-tell', gridSize: undefined, featureDim: this.widths.reduce((a, w) => a + w, 0) };
   }
 
   loss(): Scalar {
@@ -42,7 +47,7 @@ export class EnsembleDecoder implements CaptionDecoder {
   init(features: Tensor): DecoderState {
     const state: DecoderState = {};
     this.members.forEach((m, i) => {
-      const part = this.options.shared ? features : tf.slice(features, [0, this.offsets[i]], [-1, m.config.featureDim]);
+      const part = this.options.shared ? features : memberInput(features, this.offsets[i], this.widths[i], m.config);
       for (const [k, v] of Object.entries(m.init(part))) state[`${i}/${k}`] = v;
       if (part !== features) part.dispose();
     });
@@ -68,4 +73,17 @@ export class EnsembleDecoder implements CaptionDecoder {
   gather(state: DecoderState, rows: Tensor1D): DecoderState {
     return tf.tidy(() => gatherState(state, rows));
   }
+}
+
+/** Flat input columns a member reads from a concatenated row: L * D for an attention grid, D for a vector. */
+function inputWidth(config: DecoderConfig): number {
+  return (config.gridSize ?? 1) * config.featureDim;
+}
+
+/** A member's columns of the concatenated [B, total] row, shaped as the member expects ([B, L, D] for a grid). */
+function memberInput(features: Tensor, offset: number, width: number, config: DecoderConfig): Tensor {
+  return tf.tidy(() => {
+    const cols = tf.slice(features, [0, offset], [-1, width]);
+    return config.gridSize ? tf.reshape(cols, [-1, config.gridSize, config.featureDim]) : cols;
+  });
 }

@@ -7,7 +7,7 @@
  * off (MobileNetV2's block_13 units go from 3.4 to about -2 before the ReLU at sigma 0.15), leaving a
  * zero gradient: params.zeroGradientSamples counts those samples; use a smaller sigma (0.02) there.
  */
-import { tf, type Tensor4D } from '@convlab/core';
+import { tf, opSeed, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { BaseMethod, heatFromPixels, imageGradient } from '../attribution.js';
 import type { ResolvedTarget } from '../target.js';
@@ -43,7 +43,7 @@ export class SmoothGrad extends BaseMethod {
     for (let start = 0, k = 0; start < samples; start += batchSize, k++) {
       const n = Math.min(batchSize, samples - start);
       const [next, zeros] = tf.tidy(() => {
-        const noisy = tf.add(tf.tile(image, [n, 1, 1, 1]), tf.randomNormal([n, h, w, 3], 0, std, 'float32', seed + k)) as Tensor4D;
+        const noisy = tf.add(tf.tile(image, [n, 1, 1, 1]), tf.randomNormal([n, h, w, 3], 0, std, 'float32', opSeed(seed, k))) as Tensor4D;
         const g = imageGradient(this.model, noisy, target, 'normal');
         // Samples whose gradient vanished (the noise switched the target unit off, or saturated it).
         const zero = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(g), [1, 2, 3]), 0), 'int32'));
