@@ -2,7 +2,7 @@
  * A named set of trainable variables with seeded initialisation, so decoders can be saved, loaded and
  * checked for shape mismatches by name.
  */
-import { tf, ConvlabError } from '@convlab/core';
+import { tf, ConvlabError, opSeed } from '@convlab/core';
 import type { Tensor, Variable } from '@convlab/core';
 
 /** Small deterministic PRNG (mulberry32) so runs with the same seed start from the same weights. */
@@ -26,9 +26,18 @@ export class ParamStore {
   readonly prefix = `caption${++storeCounter}`;
   readonly vars = new Map<string, Variable>();
   private readonly random: () => number;
+  private dropoutCalls = 0;
 
-  constructor(seed = 1) {
+  constructor(readonly seed = 1) {
     this.random = rng(seed);
+  }
+
+  /**
+   * A fresh tfjs seed for each dropout mask, so a training run with the same seed draws the same masks
+   * (tfjs's unseeded dropout would make every run different). A resumed run restarts the sequence.
+   */
+  dropoutSeed(): number {
+    return opSeed(this.seed, this.dropoutCalls++);
   }
 
   add(name: string, shape: number[], init: Init = 'glorot', scale = 0.08, trainable = true): Variable {

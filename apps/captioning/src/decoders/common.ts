@@ -38,8 +38,9 @@ export function gatherState(state: DecoderState, rows: Tensor1D): DecoderState {
   return out;
 }
 
-export function maybeDropout<T extends Tensor>(x: T, rate: number, training: boolean): T {
-  return training && rate > 0 ? (tf.dropout(x, rate) as T) : x;
+/** Dropout while training, with a seed from the decoder's parameter store (reproducible runs). */
+export function maybeDropout<T extends Tensor>(x: T, rate: number, training: boolean, params: ParamStore): T {
+  return training && rate > 0 ? (tf.dropout(x, rate, undefined, params.dropoutSeed()) as T) : x;
 }
 
 export { mm };

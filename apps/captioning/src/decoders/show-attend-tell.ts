@@ -59,7 +59,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
   private annotate(features: Tensor, training: boolean): { ann: Tensor3D; annProj: Tensor3D } {
     const [b, l, d] = features.shape as [number, number, number];
     const h = this.config.hiddenDim;
-    const flat = maybeDropout(normalize(this.params, this.config, tf.reshape(features, [b * l, d])) as Tensor2D, this.config.dropout, training);
+    const flat = maybeDropout(normalize(this.params, this.config, tf.reshape(features, [b * l, d])) as Tensor2D, this.config.dropout, training, this.params);
     const ann2 = tf.relu(tf.add(mm(flat, this.w('enc_w')), this.w('enc_b'))) as Tensor2D;
     const annProj = tf.reshape(tf.add(mm(ann2, this.w('att_wa')), this.w('att_b')), [b, l, -1]) as Tensor3D;
     return { ann: tf.reshape(ann2, [b, l, h]) as Tensor3D, annProj };
@@ -90,7 +90,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
 
   private logits(emb: Tensor2D, h: Tensor2D, z: Tensor2D, training: boolean): Tensor2D {
     const out = tf.add(tf.add(emb, mm(h, this.w('out_wh'))), mm(z, this.w('out_wz'))) as Tensor2D;
-    return tf.add(mm(maybeDropout(out, this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D;
+    return tf.add(mm(maybeDropout(out, this.config.dropout, training, this.params), this.w('out_w')), this.w('out_b')) as Tensor2D;
   }
 
   loss(batch: TrainBatch, training: boolean): Scalar {
@@ -98,7 +98,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     const [b, t] = batch.inputs.shape;
     const { ann, annProj } = this.annotate(batch.features, training);
     let state = this.initial(ann);
-    const embs = maybeDropout(embed(this.w('embed'), batch.inputs) as Tensor, this.config.dropout, training); // [B, T, E]
+    const embs = maybeDropout(embed(this.w('embed'), batch.inputs) as Tensor, this.config.dropout, training, this.params); // [B, T, E]
     const embT = tf.transpose(embs, [1, 0, 2]);
     const xProj = tf.add(mm(tf.reshape(embT, [t * b, e]) as Tensor2D, this.w('lstm_wx')), this.w('lstm_b'));
     const xSteps = tf.unstack(tf.reshape(xProj, [t, b, -1])) as Tensor2D[];
@@ -117,7 +117,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     const maskValues = batch.mask.dataSync();
     const rows: number[] = [];
     for (let i = 0; i < maskValues.length; i++) if (maskValues[i] > 0) rows.push(i);
-    const logits = tf.add(mm(maybeDropout(gatherRows(outFlat, Int32Array.from(rows)), this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D;
+    const logits = tf.add(mm(maybeDropout(gatherRows(outFlat, Int32Array.from(rows)), this.config.dropout, training, this.params), this.w('out_w')), this.w('out_b')) as Tensor2D;
     const tgtAll = batch.targets.dataSync();
     const ce = softmaxCrossEntropy(logits, Int32Array.from(rows, (r) => tgtAll[r]), selectWeights(batch.weights, rows));
     void vocabSize;

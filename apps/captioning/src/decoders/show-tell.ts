@@ -35,7 +35,7 @@ export class ShowTellDecoder implements CaptionDecoder {
   }
 
   private imageInput(features: Tensor, training: boolean): Tensor2D {
-    const x = tf.add(mm(maybeDropout(normalize(this.params, this.config, features) as Tensor2D, this.config.dropout, training), this.w('img_w')), this.w('img_b')) as Tensor2D;
+    const x = tf.add(mm(maybeDropout(normalize(this.params, this.config, features) as Tensor2D, this.config.dropout, training, this.params), this.w('img_w')), this.w('img_b')) as Tensor2D;
     return x;
   }
 
@@ -43,7 +43,7 @@ export class ShowTellDecoder implements CaptionDecoder {
     const { hiddenDim: h, vocabSize } = this.config;
     const [b, t] = batch.inputs.shape;
     const img = this.imageInput(batch.features, training); // [B, E]
-    const words = maybeDropout(embed(this.w('embed'), batch.inputs) as Tensor, this.config.dropout, training); // [B, T, E]
+    const words = maybeDropout(embed(this.w('embed'), batch.inputs) as Tensor, this.config.dropout, training, this.params); // [B, T, E]
     // Time-major sequence [T+1, B, E]: the image first, then the words; one matmul projects it all.
     const seq = tf.concat([tf.expandDims(img, 0), tf.transpose(words, [1, 0, 2])], 0);
     const e = seq.shape[2] as number;
@@ -55,7 +55,7 @@ export class ShowTellDecoder implements CaptionDecoder {
       state = lstmStep(steps[i], state, this.w('lstm_wh'));
       if (i > 0) hs.push(state.h);
     }
-    return maskedCrossEntropy(hs, batch.targets, batch.mask, (x) => tf.add(mm(maybeDropout(x, this.config.dropout, training), this.w('out_w')), this.w('out_b')) as Tensor2D, vocabSize, batch.weights);
+    return maskedCrossEntropy(hs, batch.targets, batch.mask, (x) => tf.add(mm(maybeDropout(x, this.config.dropout, training, this.params), this.w('out_w')), this.w('out_b')) as Tensor2D, vocabSize, batch.weights);
   }
 
   init(features: Tensor): DecoderState {
