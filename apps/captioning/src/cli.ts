@@ -34,7 +34,7 @@ commands:
   extract                encode a dataset's images once into a feature cache
                          --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2|inception_v3|random-conv]
                          [--layer out_relu] [--pooled-layers mixed6,mixed7 (concatenated)] [--pool mean|mean+max]
-                         [--size 224] [--batch 8]
+                         [--size 224] [--batch 8] [--grid-pool 2 (average-pool the stored grid, e.g. 17x17 -> 9x9)]
   train                  train a decoder on cached features
                          --data <dataset> --features <cache dir> --out <run dir>
                          [--decoder show-tell|show-attend-tell] [--epochs 10] [--batch 64] [--lr 2e-3]
@@ -64,6 +64,7 @@ const options = {
   layer: { type: 'string' },
   'pooled-layers': { type: 'string' },
   pool: { type: 'string' },
+  'grid-pool': { type: 'string' },
   size: { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string' },
@@ -140,6 +141,7 @@ async function cmdExtract(flags: Flags, signal: AbortSignal): Promise<void> {
     if (flags.pool !== 'mean' && flags.pool !== 'mean+max') throw new ConvlabError(`unknown --pool ${flags.pool}`, { hint: 'use mean or mean+max' });
     spec.pool = flags.pool;
   }
+  if (flags['grid-pool'] && spec.type === 'convnet') spec.gridPool = num(flags, 'grid-pool', 1, true);
   if (flags['pooled-layers'] && spec.type === 'convnet') spec.pooledLayers = flags['pooled-layers'].split(',').map((l) => l.trim()).filter(Boolean);
   if (spec.type === 'convnet' && (spec.model !== 'mobilenet_v2' || size !== 224)) spec.preprocessing = `RGB squashed to ${size}x${size}, the model's own preprocessing`;
   const extractor = await createExtractor(spec);

@@ -66,3 +66,32 @@ test('an interrupted extraction resumes to the same cache', async (t) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('gridPool averages the stored grid (same padding) and leaves the pooled vector alone', async (t) => {
+  const plain = await convnetExtractor({ ...SPEC, pooledLayers: undefined, pool: 'mean' });
+  const pooled2 = await convnetExtractor({ ...SPEC, pooledLayers: undefined, pool: 'mean', gridPool: 2 });
+  t.deepEqual(pooled2.gridShape, [2, 2, 1280]);
+  const images = await Promise.all(PHOTOS.map((p) => loadImage(p, { size: { width: 96, height: 96 } })));
+  const [a, b] = [await plain.extract(images), await pooled2.extract(images)];
+  t.deepEqual(b.pooled, a.pooled);
+  // 3x3 -> 2x2 with 'same' padding: windows {0,1} and {2} per axis, padded cells left out of the mean.
+  const c = 1280;
+  const at = (g: Float32Array, n: number, w: number, y: number, x: number, ch: number) => g[((n * w + y) * w + x) * c + ch];
+  let worst = 0;
+  for (let n = 0; n < images.length; n++) {
+    for (const [oy, ys] of [[0, [0, 1]], [1, [2]]] as const) {
+      for (const [ox, xs] of [[0, [0, 1]], [1, [2]]] as const) {
+        for (let ch = 0; ch < c; ch += 97) {
+          let sum = 0;
+          for (const y of ys) for (const x of xs) sum += at(a.grid, n, 3, y, x, ch);
+          const want = sum / (ys.length * xs.length);
+          worst = Math.max(worst, Math.abs(at(b.grid, n, 2, oy, ox, ch) - want) / (Math.abs(want) + 1e-3));
+        }
+      }
+    }
+  }
+  t.true(worst < 1e-4, `worst relative difference ${worst}`);
+  await t.throwsAsync(() => convnetExtractor({ ...SPEC, gridPool: 4 }), { message: /gridPool 4 does not fit out_relu's 3x3 grid/ });
+  plain.dispose();
+  pooled2.dispose();
+});
