@@ -8,8 +8,11 @@ import type { Tensor, Tensor2D } from '@convlab/core';
 import { asCustom, fusedLstmCell } from './fused.js';
 
 /**
- * a @ b whose gradient uses explicit transposes instead of matMul's transposeA/transposeB flags: the wasm
- * backend's BatchMatMul is about 10x slower with a transposed operand (DESIGN.md), and a transpose is cheap.
+ * a @ b for 2-D operands, with the gradient as two products with transposed operands. Backends get the
+ * transposes as matmul flags: the native (oneDNN) BatchMatMul reads them in place, and @convlab/native's
+ * wasm BatchMatMul turns them into one explicit transpose plus the fast untransposed product (wasm's own
+ * transposed path is about 10x slower). Explicit tf.transpose calls here cost the native backend 20% of an
+ * attention training batch.
  */
 export const mm = tf.customGrad(asCustom((a: Tensor, b: Tensor, save: (t: Tensor[]) => void) => {
   save([a, b]);
@@ -17,7 +20,7 @@ export const mm = tf.customGrad(asCustom((a: Tensor, b: Tensor, save: (t: Tensor
     value: tf.matMul(a as Tensor2D, b as Tensor2D),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as Tensor2D[];
-      return [tf.matMul(dy as Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as Tensor2D)];
+      return [tf.matMul(dy as Tensor2D, sb, false, true), tf.matMul(sa, dy as Tensor2D, true, false)];
     },
   };
 })) as unknown as (a: Tensor2D, b: Tensor2D) => Tensor2D;

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { tf, initEngine } from '@convlab/core';
+import type { Tensor } from '@convlab/core';
 import { beamSearch, greedyDecode, decoderModel, createDecoder, EnsembleDecoder, type SequenceModel } from '../src/index.js';
 
 test.before(async () => {
@@ -62,6 +63,29 @@ test('beam search on an attention decoder returns one attention map per word and
   t.is(best.attention!.length, best.tokens.length + 1);
   for (const a of best.attention!) t.true(Math.abs(a.reduce((x, y) => x + y, 0) - 1) < 1e-4);
   t.is(tf.memory().numTensors, before, 'no tensors leak');
+});
+
+test('attention decoder: gather reorders every part of its state (annProjT is location-major), alone and in an ensemble', (t) => {
+  const dec = createDecoder({ kind: 'show-attend-tell', vocabSize: 20, featureDim: 6, gridSize: 4, embedDim: 8, hiddenDim: 8, dropout: 0 }, 2);
+  const ens = new EnsembleDecoder([dec, createDecoder({ kind: 'show-attend-tell', vocabSize: 20, featureDim: 6, gridSize: 4, embedDim: 8, hiddenDim: 8, dropout: 0 }, 3)], { shared: true });
+  const before = tf.memory().numTensors;
+  const feats = tf.randomNormal([2, 4, 6], 0, 1, 'float32', 4);
+  const rows = tf.tensor1d([1, 0, 1], 'int32');
+  const reordered = tf.gather(feats, rows);
+  const tokens = tf.tensor1d([1, 5, 7], 'int32');
+  for (const [name, d] of [['single', dec], ['ensemble', ens]] as const) {
+    const s0 = d.init(feats);
+    const gathered = d.gather(s0, rows);
+    const direct = d.init(reordered);
+    const [a, b] = [d.step(gathered, tokens), d.step(direct, tokens)];
+    const worst = (x: Tensor, y: Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]);
+    t.true(worst(a.logprobs, b.logprobs) < 1e-5, `${name}: log-probabilities`);
+    if (a.alpha) t.true(worst(a.alpha, b.alpha!) < 1e-6, `${name}: attention`);
+    tf.dispose([...Object.values(s0), ...Object.values(gathered), ...Object.values(direct), a.logprobs, b.logprobs, ...Object.values(a.state), ...Object.values(b.state), ...(a.alpha ? [a.alpha, b.alpha!] : [])]);
+  }
+  tf.dispose([feats, rows, reordered, tokens]);
+  t.is(tf.memory().numTensors, before, 'no tensors leak');
+  ens.params.dispose();
 });
 
 test('trigram blocking and length penalty options', (t) => {

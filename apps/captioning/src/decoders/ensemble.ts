@@ -9,7 +9,6 @@
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';
 import { ParamStore } from '../params.js';
-import { gatherState } from './common.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput } from './types.js';
 
 export class EnsembleDecoder implements CaptionDecoder {
@@ -58,9 +57,7 @@ export class EnsembleDecoder implements CaptionDecoder {
     return tf.tidy(() => {
       const next: DecoderState = {};
       const logprobs = this.members.map((m, i) => {
-        const own: DecoderState = {};
-        for (const [k, v] of Object.entries(state)) if (k.startsWith(`${i}/`)) own[k.slice(k.indexOf('/') + 1)] = v;
-        const out = m.step(own, tokens);
+        const out = m.step(ownState(state, i), tokens);
         for (const [k, v] of Object.entries(out.state)) next[`${i}/${k}`] = v;
         return out.logprobs;
       });
@@ -70,9 +67,21 @@ export class EnsembleDecoder implements CaptionDecoder {
     });
   }
 
+  /** Each member reorders its own state (their layouts differ: see ShowAttendTellDecoder.gather). */
   gather(state: DecoderState, rows: Tensor1D): DecoderState {
-    return tf.tidy(() => gatherState(state, rows));
+    const next: DecoderState = {};
+    this.members.forEach((m, i) => {
+      for (const [k, v] of Object.entries(m.gather(ownState(state, i), rows))) next[`${i}/${k}`] = v;
+    });
+    return next;
   }
+}
+
+/** Member i's part of an ensemble state, under its own key names. */
+function ownState(state: DecoderState, i: number): DecoderState {
+  const own: DecoderState = {};
+  for (const [k, v] of Object.entries(state)) if (k.startsWith(`${i}/`)) own[k.slice(k.indexOf('/') + 1)] = v;
+  return own;
 }
 
 /** Flat input columns a member reads from a concatenated row: L * D for an attention grid, D for a vector. */

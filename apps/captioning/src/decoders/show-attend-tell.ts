@@ -55,18 +55,25 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     return this.params.get(name) as unknown as Tensor2D;
   }
 
-  /** [B, L, D] -> annotations [B, L, H] and their attention projection [B, L, A]. */
-  private annotate(features: Tensor, training: boolean): { ann: Tensor3D; annProj: Tensor3D } {
+  /**
+   * [B, L, D] -> annotations [B, L, H] and their attention projection, location-major [L, B, A]. Every
+   * per-step op below is then a matmul or a broadcast over trailing axes: with a [B, 1, A] broadcast and
+   * sums over the middle axis, tfjs's cpu backend fell back to JS loops and a training batch took 6.6 s
+   * instead of about 1 s (tools/bench/caption-attention.ts).
+   */
+  private annotate(features: Tensor, training: boolean): { ann: Tensor3D; annProjT: Tensor3D } {
     const [b, l, d] = features.shape as [number, number, number];
     const h = this.config.hiddenDim;
     const flat = maybeDropout(normalize(this.params, this.config, tf.reshape(features, [b * l, d])) as Tensor2D, this.config.dropout, training, this.params);
     const ann2 = tf.relu(tf.add(mm(flat, this.w('enc_w')), this.w('enc_b'))) as Tensor2D;
-    const annProj = tf.reshape(tf.add(mm(ann2, this.w('att_wa')), this.w('att_b')), [b, l, -1]) as Tensor3D;
-    return { ann: tf.reshape(ann2, [b, l, h]) as Tensor3D, annProj };
+    const annProj = tf.reshape(tf.add(mm(ann2, this.w('att_wa')), this.w('att_b')), [b, l, -1]);
+    return { ann: tf.reshape(ann2, [b, l, h]) as Tensor3D, annProjT: tf.transpose(annProj, [1, 0, 2]) as Tensor3D };
   }
 
   private initial(ann: Tensor3D): { h: Tensor2D; c: Tensor2D } {
-    const mean = tf.mean(ann, 1) as Tensor2D;
+    const [b, l, h] = ann.shape;
+    // The mean over locations as a batched matmul (a middle-axis reduction is slow on the cpu backend).
+    const mean = tf.reshape(tf.matMul(tf.fill([b, 1, l], 1 / l), ann), [b, h]) as Tensor2D;
     return {
       h: tf.tanh(tf.add(mm(mean, this.w('init_h_w')), this.w('init_h_b'))) as Tensor2D,
       c: tf.tanh(tf.add(mm(mean, this.w('init_c_w')), this.w('init_c_b'))) as Tensor2D,
@@ -74,12 +81,12 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
   }
 
   /** Attention with h_{t-1}: returns alpha [B, L] and the gated context z [B, H]. */
-  private attend(ann: Tensor3D, annProj: Tensor3D, h: Tensor2D): { alpha: Tensor2D; z: Tensor2D } {
-    const [b, l, a] = annProj.shape;
-    const hp = tf.reshape(mm(h, this.w('att_wh')), [b, 1, a]);
-    const scores = tf.reshape(mm(tf.reshape(tf.tanh(tf.add(annProj, hp)), [b * l, a]) as Tensor2D, this.w('att_v')), [b, l]);
+  private attend(ann: Tensor3D, annProjT: Tensor3D, h: Tensor2D): { alpha: Tensor2D; z: Tensor2D } {
+    const [l, b, a] = annProjT.shape;
+    const e = tf.tanh(tf.add(annProjT, mm(h, this.w('att_wh')))); // [L, B, A] + [B, A]
+    const scores = tf.transpose(tf.reshape(mm(tf.reshape(e, [l * b, a]) as Tensor2D, this.w('att_v')), [l, b]));
     const alpha = tf.softmax(scores) as Tensor2D;
-    const context = tf.sum(tf.mul(tf.expandDims(alpha, 2), ann), 1) as Tensor2D;
+    const context = tf.reshape(tf.matMul(tf.reshape(alpha, [b, 1, l]), ann), [b, -1]) as Tensor2D;
     const beta = tf.sigmoid(tf.add(mm(h, this.w('beta_w')), this.w('beta_b')));
     return { alpha, z: tf.mul(beta, context) as Tensor2D };
   }
@@ -96,7 +103,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
   loss(batch: TrainBatch, training: boolean): Scalar {
     const { vocabSize, embedDim: e } = this.config;
     const [b, t] = batch.inputs.shape;
-    const { ann, annProj } = this.annotate(batch.features, training);
+    const { ann, annProjT } = this.annotate(batch.features, training);
     let state = this.initial(ann);
     const embs = maybeDropout(embed(this.w('embed'), batch.inputs) as Tensor, this.config.dropout, training, this.params); // [B, T, E]
     const embT = tf.transpose(embs, [1, 0, 2]);
@@ -107,7 +114,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     const outs: Tensor2D[] = [];
     let alphaSum: Tensor = tf.zeros([b, ann.shape[1]]);
     for (let i = 0; i < t; i++) {
-      const { alpha, z } = this.attend(ann, annProj, state.h);
+      const { alpha, z } = this.attend(ann, annProjT, state.h);
       state = this.cell(xSteps[i], z, state);
       outs.push(tf.add(tf.add(embSteps[i], mm(state.h, this.w('out_wh'))), mm(z, this.w('out_wz'))) as Tensor2D);
       alphaSum = tf.add(alphaSum, tf.mul(alpha, tf.expandDims(maskT[i], 1)));
@@ -133,26 +140,30 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
 
   init(features: Tensor): DecoderState {
     return tf.tidy(() => {
-      const { ann, annProj } = this.annotate(features, false);
+      const { ann, annProjT } = this.annotate(features, false);
       const { h, c } = this.initial(ann);
-      return { h, c, ann, annProj };
+      return { h, c, ann, annProjT };
     });
   }
 
   step(state: DecoderState, tokens: Tensor1D): StepOutput {
     return tf.tidy(() => {
       const ann = state.ann as Tensor3D;
-      const annProj = state.annProj as Tensor3D;
+      const annProjT = state.annProjT as Tensor3D;
       const emb = embed(this.w('embed'), tokens) as Tensor2D;
-      const { alpha, z } = this.attend(ann, annProj, state.h as Tensor2D);
+      const { alpha, z } = this.attend(ann, annProjT, state.h as Tensor2D);
       const x = tf.add(mm(emb, this.w('lstm_wx')), this.w('lstm_b')) as Tensor2D;
       const next = this.cell(x, z, { h: state.h as Tensor2D, c: state.c as Tensor2D });
       const logits = this.logits(emb, next.h, z, false);
-      return { logprobs: tf.logSoftmax(logits), state: { h: next.h, c: next.c, ann, annProj }, alpha };
+      return { logprobs: tf.logSoftmax(logits), state: { h: next.h, c: next.c, ann, annProjT }, alpha };
     });
   }
 
+  /** Rows of the state; annProjT is location-major, so its rows are on axis 1. */
   gather(state: DecoderState, rows: Tensor1D): DecoderState {
-    return tf.tidy(() => gatherState(state, rows));
+    return tf.tidy(() => {
+      const { annProjT, ...rest } = state;
+      return { ...gatherState(rest, rows), annProjT: tf.gather(annProjT, rows, 1) };
+    });
   }
 }
