@@ -7,6 +7,9 @@
 #      one model, or an ensemble folder when several seeds are given
 #   4. test split scored with beam 3 -> apps/captioning/docs/flickr8k-test-show-tell.json
 # Usage: tools/train-caption.sh [flickr8k folder]   (re-running resumes every step)
+# The shipped soft-attention model (apps/captioning/pretrained-attention):
+#   DECODER=show-attend-tell GRID_POOL=2 EPOCHS=8 tools/train-caption.sh
+#   (InceptionV3 mixed6's 17x17 grid average-pooled to 9x9, cached as float16 beside the pooled vector)
 # Variants tried (apps/captioning/README.md has their dev scores):
 #   SEEDS="1 2" DROPOUTS="0.2 0.2"                 an ensemble of two seeds (not better than seed 1 on dev)
 #   POOLED=mixed4,mixed5,mixed6,mixed7 LAYER=mixed7  four layers' means concatenated, 3072-d (worse on dev)
@@ -19,28 +22,40 @@ LAYER=${LAYER:-mixed6}
 POOLED=${POOLED:-$LAYER}
 SIZE=${SIZE:-299}
 TAG=${TAG:-$MODEL-$(echo "$POOLED" | tr ',' '+')-$SIZE}
+DECODER=${DECODER:-show-tell}
+GRID_POOL=${GRID_POOL:-}
+[ -n "$GRID_POOL" ] && TAG=$TAG-grid$GRID_POOL
 FEATS=${FEATS:-apps/captioning/tmp/features/flickr8k-$TAG}
 SEEDS=${SEEDS:-1}
 DROPOUTS=${DROPOUTS:-0.2}  # one per seed
 EPOCHS=${EPOCHS:-8}
 export CONVLAB_BACKEND=${CONVLAB_BACKEND:-native}
+if [ "$DECODER" = show-attend-tell ]; then
+  DEST=${DEST:-apps/captioning/pretrained-attention}
+  RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-attend-tell.json}
+else
+  DEST=${DEST:-apps/captioning/pretrained}
+  RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-tell.json}
+fi
 CLI="node apps/captioning/bin/convlab-caption.js"
 
 # --pooled-layers only when it differs from the layer: it is part of the encoder spec the cache is keyed on.
 POOLED_FLAG=()
 [ "$POOLED" != "$LAYER" ] && POOLED_FLAG=(--pooled-layers "$POOLED")
-$CLI extract --data "$DATA" --features "$FEATS" --model "$MODEL" --layer "$LAYER" "${POOLED_FLAG[@]}" --size "$SIZE" --batch 8
+GRID_FLAG=()
+[ "$DECODER" = show-attend-tell ] && GRID_FLAG=(--grid)
+[ -n "$GRID_POOL" ] && GRID_FLAG+=(--grid-pool "$GRID_POOL")
+$CLI extract --data "$DATA" --features "$FEATS" --model "$MODEL" --layer "$LAYER" "${POOLED_FLAG[@]}" "${GRID_FLAG[@]}" --size "$SIZE" --batch 8
 read -r -a seeds <<< "$SEEDS"
 read -r -a dropouts <<< "$DROPOUTS"
 best=()
 for i in "${!seeds[@]}"; do
-  run=apps/captioning/tmp/runs/show-tell-$TAG-s${seeds[$i]}
-  $CLI train --data "$DATA" --features "$FEATS" --out "$run" --decoder show-tell \
+  run=apps/captioning/tmp/runs/$DECODER-$TAG-s${seeds[$i]}
+  $CLI train --data "$DATA" --features "$FEATS" --out "$run" --decoder "$DECODER" \
     --epochs "$EPOCHS" --batch 64 --lr 2e-3 --lr-decay 0.8 --hidden 256 --embed 256 --dropout "${dropouts[$i]:-0.2}" \
     --min-count 5 --max-length 16 --patience 2 --val-limit 500 --metric CIDEr-D --seed "${seeds[$i]}"
   best+=("$run/best")
 done
-$CLI export --from "$(IFS=,; echo "${best[*]}")" --to apps/captioning/pretrained
+$CLI export --from "$(IFS=,; echo "${best[*]}")" --to "$DEST"
 mkdir -p apps/captioning/docs
-$CLI eval --model apps/captioning/pretrained --data "$DATA" --features "$FEATS" --split test --beam 3 \
-  --out apps/captioning/docs/flickr8k-test-show-tell.json
+$CLI eval --model "$DEST" --data "$DATA" --features "$FEATS" --split test --beam 3 --out "$RESULTS"
