@@ -22,14 +22,15 @@ import { trainDecoder } from './train.js';
 import { evaluateSplit, featureTable, prepareTrainData } from './pipeline.js';
 import { formatScores } from './eval.js';
 import { loadCaptionModel, saveCaptionEnsemble, saveCaptionModel } from './model-io.js';
-import { captionImages, PRETRAINED_DIR } from './predict.js';
+import { captionImages, DEFAULT_MODEL, resolveModelDir, SHIPPED_MODELS } from './predict.js';
 import { generateScenes } from './synthetic.js';
 import { Vocabulary } from './vocab.js';
 
 const USAGE = `usage: convlab-caption <command> [options]
 
 commands:
-  predict <image...>     caption images with the shipped model (or --model <dir>)
+  predict <image...>     caption images with a shipped model (--model ${Object.keys(SHIPPED_MODELS).join('|')}, default
+                         ${DEFAULT_MODEL}) or a trained one (--model <dir>)
                          [--beam 3] [--attention-maps <out dir>] [--json] [--max-length 20]
   extract                encode a dataset's images once into a feature cache
                          --data <dataset> --features <cache dir> [--grid] [--model mobilenet_v2|inception_v3|random-conv]
@@ -42,7 +43,7 @@ commands:
                          [--patience 3] [--val-limit 500] [--metric CIDEr-D|BLEU-4] [--seed 1]
                          self-critical fine-tuning on CIDEr-D: --objective scst --init <run>/best [--samples 5]
                          [--lr 5e-5] [--batch 32 (images)]
-  eval                   score a model on a split: --model <dir> --data <dataset> --features <cache dir>
+  eval                   score a model on a split: --model <name|dir> --data <dataset> --features <cache dir>
                          [--split test] [--beam 3] [--out results.json]
   export                 copy a trained model as float16: --from <run>/best --to <dir>
                          (--from a/best,b/best writes an ensemble: per-step probabilities averaged)
@@ -268,7 +269,7 @@ async function writeTrainingPlot(out: string, history: { epoch: number; loss: nu
 async function cmdEval(flags: Flags, signal: AbortSignal): Promise<void> {
   const engine = await initEngine({ backend: flags.backend });
   const ds = loadDataset(flags);
-  const model = loadCaptionModel(flags.model ?? PRETRAINED_DIR);
+  const model = loadCaptionModel(resolveModelDir(flags.model));
   const kind = model.config.decoder.kind;
   const cache = loadFeatureCache(need(flags, 'features', 'feature cache from `extract`'), { grid: kind === 'show-attend-tell' });
   if (JSON.stringify({ ...cache.spec, preprocessing: undefined }) !== JSON.stringify({ ...model.config.encoder, preprocessing: undefined })) {
@@ -323,7 +324,7 @@ async function cmdPredict(flags: Flags, positionals: string[]): Promise<void> {
     await writeJsonAtomic(join(mapsDir, 'run-record.json'), {
       tool: 'caption-predict',
       backend: engine.backend,
-      model: flags.model ?? PRETRAINED_DIR,
+      model: resolveModelDir(flags.model),
       results: results.map((r) => ({ path: r.path, caption: r.caption, logprob: r.logprob })),
     });
   }

@@ -11,14 +11,40 @@ import { createExtractor, type FeatureExtractor } from './features.js';
 import { beamSearch, decoderModel } from './beam-search.js';
 import { attentionStrip, type WordAttention } from './attention-maps.js';
 
-/** The model shipped in the repository (apps/captioning/pretrained). */
-export const PRETRAINED_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'pretrained');
-/** The shipped soft-attention model (1 Flickr8k epoch): use it for attention maps. */
-export const PRETRAINED_ATTENTION_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'pretrained-attention');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The caption models shipped in the repository, by name (as torchvision names its weights): `--model` takes
+ * one of these names or a model folder. Each folder holds the decoder weights, its vocabulary and the encoder
+ * spec, so the features it needs are recomputed from the right backbone, layer and input size.
+ */
+export const SHIPPED_MODELS = {
+  'show-attend-tell': {
+    dir: join(HERE, '..', 'pretrained-attention'),
+    description: 'Show, Attend and Tell (soft attention) over InceptionV3 mixed6, 9x9 grid, Flickr8k',
+  },
+  'show-tell': {
+    dir: join(HERE, '..', 'pretrained'),
+    description: 'Show and Tell over InceptionV3 mixed6, pooled, Flickr8k',
+  },
+} as const;
+export type ShippedModel = keyof typeof SHIPPED_MODELS;
+/** The model predict and eval use without --model: the best on the Flickr8k test split (README). */
+export const DEFAULT_MODEL: ShippedModel = 'show-tell';
+/** Folder of the default model. */
+export const PRETRAINED_DIR = SHIPPED_MODELS[DEFAULT_MODEL].dir;
+/** The shipped soft-attention model: use it for attention maps. */
+export const PRETRAINED_ATTENTION_DIR = SHIPPED_MODELS['show-attend-tell'].dir;
+
+/** A shipped model's name -> its folder; anything else is taken as a folder path; undefined -> the default. */
+export function resolveModelDir(model?: string): string {
+  if (model === undefined) return PRETRAINED_DIR;
+  return model in SHIPPED_MODELS ? SHIPPED_MODELS[model as ShippedModel].dir : model;
+}
 
 export interface CaptionImagesOptions {
   images: string[];
-  /** Model folder (default: the shipped pretrained model). */
+  /** A shipped model's name (SHIPPED_MODELS) or a model folder; default DEFAULT_MODEL. */
   model?: string;
   beam?: number;
   maxLength?: number;
@@ -44,7 +70,8 @@ export class Captioner {
     readonly extractor: FeatureExtractor,
   ) {}
 
-  static async load(modelDir = PRETRAINED_DIR): Promise<Captioner> {
+  static async load(modelNameOrDir?: string): Promise<Captioner> {
+    const modelDir = resolveModelDir(modelNameOrDir);
     const model = loadCaptionModel(modelDir);
     const extractor = await createExtractor(model.config.encoder);
     const expected = model.config.decoder.kind === 'show-attend-tell' ? extractor.gridShape[2] : extractor.pooledDim;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConvlabError, initEngine, saveImage, tf } from '@convlab/core';
 import type { Tensor2D } from '@convlab/core';
-import { captionImages, captionRows, createDecoder, EnsembleDecoder, loadCaptionModel, saveCaptionEnsemble, saveCaptionModel, PRETRAINED_DIR, Vocabulary, generateScenes, type EncoderSpec } from '../src/index.js';
+import { captionImages, captionRows, createDecoder, EnsembleDecoder, loadCaptionModel, saveCaptionEnsemble, saveCaptionModel, resolveModelDir, SHIPPED_MODELS, Vocabulary, generateScenes, type EncoderSpec, type ShippedModel } from '../src/index.js';
 
 const CONTENT = fileURLToPath(new URL('../../../assets/content/', import.meta.url));
 const SPEC: EncoderSpec = { type: 'random-conv', layer: 'conv2', inputSize: [64, 64], pool: 'flatten', seed: 7 };
@@ -21,25 +21,33 @@ async function tinyModel(dir: string): Promise<void> {
   decoder.params.dispose();
 }
 
-test('the shipped model captions the bundled sample photos, with different captions', async (t) => {
-  if (!existsSync(join(PRETRAINED_DIR, 'config.json'))) {
-    t.fail(`no shipped model in ${PRETRAINED_DIR}`);
-    return;
-  }
-  const images = readdirSync(CONTENT)
-    .filter((f) => f.endsWith('.jpg'))
-    .map((f) => join(CONTENT, f));
-  const results = await captionImages({ images, beam: 3 });
-  const model = loadCaptionModel(PRETRAINED_DIR);
-  for (const r of results) {
-    t.log(`${r.path.split('/').pop()}: ${r.caption}`);
-    const words = r.caption.split(' ');
-    t.true(words.length >= 3 && words.length <= 20, r.caption);
-    for (const w of words) t.true(model.vocab.has(w), `${w} in vocabulary`);
-  }
-  t.true(new Set(results.map((r) => r.caption)).size >= 3, 'captions differ across photos');
-  model.decoder.params.dispose();
-});
+for (const name of Object.keys(SHIPPED_MODELS) as ShippedModel[]) {
+  test(`the shipped ${name} model captions the bundled sample photos, with different captions`, async (t) => {
+    const dir = resolveModelDir(name);
+    if (!existsSync(join(dir, 'config.json'))) {
+      t.fail(`no shipped model in ${dir}`);
+      return;
+    }
+    const images = readdirSync(CONTENT)
+      .filter((f) => f.endsWith('.jpg'))
+      .map((f) => join(CONTENT, f));
+    const results = await captionImages({ images, beam: 3, model: name, attentionMaps: true });
+    const model = loadCaptionModel(dir);
+    t.is(model.config.decoder.kind, name);
+    for (const r of results) {
+      t.log(`${r.path.split('/').pop()}: ${r.caption}`);
+      const words = r.caption.split(' ');
+      t.true(words.length >= 3 && words.length <= 20, r.caption);
+      for (const w of words) t.true(model.vocab.has(w), `${w} in vocabulary`);
+      if (name === 'show-attend-tell') {
+        t.is(r.attention!.words.length, words.length + 1, 'one map per word and <end>');
+        for (const a of r.attention!.words) t.true(Math.abs(a.weights.reduce((x, y) => x + y, 0) - 1) < 1e-3);
+      } else t.is(r.attention, undefined);
+    }
+    t.true(new Set(results.map((r) => r.caption)).size >= 3, 'captions differ across photos');
+    model.decoder.params.dispose();
+  });
+}
 
 test('predict on an unreadable image gives a ConvlabError naming the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'caption-err-'));
