@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { basename, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { captionImage, drawGrid, loadImage, saveImage, writeJsonAtomic } from '@convlab/core';
-import { captionImages, PRETRAINED_ATTENTION_DIR } from '@convlab/captioning';
+import { captionImages, DEFAULT_MODEL, SHIPPED_MODELS } from '@convlab/captioning';
 import type { DemoFigure, DemoSection } from './sections.js';
 
 export const captioningSection: DemoSection = {
@@ -14,9 +14,11 @@ export const captioningSection: DemoSection = {
     const dir = join(ctx.root, 'assets/content');
     let images = (await readdir(dir)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
     if (ctx.quick) images = images.slice(0, 2);
-    const results = await captionImages({ images, beam: 3 });
+    const withStrips = ctx.quick ? 1 : 3;
+    const attentionDefault = DEFAULT_MODEL === 'show-attend-tell';
+    const results = await captionImages({ images, beam: 3, attentionMaps: attentionDefault, strips: attentionDefault });
     // The soft-attention decoder (Show, Attend and Tell) shows where it looks for each word.
-    const attended = await captionImages({ images: images.slice(0, ctx.quick ? 1 : 3), beam: 3, model: PRETRAINED_ATTENTION_DIR, attentionMaps: true, strips: true });
+    const attended = attentionDefault ? results.slice(0, withStrips) : await captionImages({ images: images.slice(0, withStrips), beam: 3, model: 'show-attend-tell', attentionMaps: true, strips: true });
     const cells = [];
     for (const r of results) {
       const photo = await loadImage(r.path, { maxSide: 256 });
@@ -37,8 +39,8 @@ export const captioningSection: DemoSection = {
     return {
       heading: 'Image captioning',
       text:
-        'Show and Tell decoder trained on Flickr8k over the offline InceptionV3 trunk (mixed6 features), shipped in apps/captioning/pretrained; the attention strips come from the shipped soft-attention decoder (apps/captioning/pretrained-attention). ' +
-        'See apps/captioning/README.md for its test-split metrics (and why they stay below the papers: the nsfwjs trunk was fine-tuned for a 5-class filter).',
+        `Captions from the default shipped model, ${SHIPPED_MODELS[DEFAULT_MODEL].description} (offline nsfwjs trunk); attention strips from ${SHIPPED_MODELS['show-attend-tell'].description}. ` +
+        'See apps/captioning/README.md for the test-split metrics of both shipped models (and why they stay below the papers: the nsfwjs trunk was fine-tuned for a 5-class filter).',
       figures,
       table: { columns: ['image', 'caption', 'log-probability'], rows: results.map((r) => [basename(r.path), r.caption, r.logprob.toFixed(2)]) },
       seconds: (performance.now() - t0) / 1000,
