@@ -30,7 +30,7 @@ export const SHIPPED_MODELS = {
 } as const;
 export type ShippedModel = keyof typeof SHIPPED_MODELS;
 /** The model predict and eval use without --model: the best on the Flickr8k test split (README). */
-export const DEFAULT_MODEL: ShippedModel = 'show-tell';
+export const DEFAULT_MODEL: ShippedModel = 'show-attend-tell';
 /** Folder of the default model. */
 export const PRETRAINED_DIR = SHIPPED_MODELS[DEFAULT_MODEL].dir;
 /** The shipped soft-attention model: use it for attention maps. */
