@@ -1,7 +1,7 @@
 import test from 'ava';
 import { tf, initEngine } from '@convlab/core';
 import type { Tensor } from '@convlab/core';
-import { beamSearch, greedyDecode, decoderModel, createDecoder, EnsembleDecoder, type SequenceModel } from '../src/index.js';
+import { beamSearch, greedyDecode, decoderModel, createDecoder, EnsembleDecoder, gatherBlocks, type SequenceModel } from '../src/index.js';
 
 test.before(async () => {
   await initEngine({ backend: 'cpu', log: false });
@@ -142,4 +142,19 @@ test('ensemble decoding: members read their own feature columns; step log-probs 
   tf.dispose([grid, mixedRow, sAtt.logprobs, sMixed.logprobs, wantMixed]);
   t.throws(() => new EnsembleDecoder([a, createDecoder({ kind: 'show-tell', vocabSize: 31, featureDim: 5, embedDim: 8, hiddenDim: 16, dropout: 0 }, 5)]), { message: /share a vocabulary/ });
   tf.dispose([fa, fb, tokens, both, row, want, sa.logprobs, sb.logprobs, se.logprobs]);
+});
+
+test('gatherBlocks equals tf.gather on any axis (float32 and int32) and rejects rows out of range', (t) => {
+  const x = tf.randomNormal([4, 5, 3], 0, 1, 'float32', 9);
+  const ids = tf.tensor3d(Int32Array.from({ length: 60 }, (_, i) => i), [4, 5, 3], 'int32');
+  for (const [tensor, axis, rows] of [[x, 0, [3, 0, 3]], [x, 1, [4, 4, 1, 0]], [x, 2, [2]], [ids, 1, [0, 2]]] as const) {
+    const got = gatherBlocks(tensor, rows, axis);
+    const want = tf.gather(tensor, tf.tensor1d(rows as unknown as number[], 'int32'), axis);
+    t.deepEqual(got.shape, want.shape);
+    t.is(got.dtype, tensor.dtype);
+    t.deepEqual(Array.from(got.dataSync()), Array.from(want.dataSync()));
+    tf.dispose([got, want]);
+  }
+  t.throws(() => gatherBlocks(x, [5]), { instanceOf: RangeError, message: /row 5 is outside \[0, 4\)/ });
+  tf.dispose([x, ids]);
 });

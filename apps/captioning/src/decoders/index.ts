@@ -4,7 +4,7 @@ import type { CaptionDecoder, DecoderConfig } from './types.js';
 
 export * from './types.js';
 export { ShowTellDecoder, ShowAttendTellDecoder };
-export { setFeatureStats } from './common.js';
+export { setFeatureStats, gatherBlocks } from './common.js';
 
 export function createDecoder(config: DecoderConfig, seed = 1): CaptionDecoder {
   return config.kind === 'show-attend-tell' ? new ShowAttendTellDecoder(config, seed) : new ShowTellDecoder(config, seed);

@@ -13,7 +13,7 @@ import { ParamStore } from '../params.js';
 import { gatherRows, lstmStep, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput, TrainBatch } from './types.js';
-import { selectWeights, addFeatureStats, embed, gatherState, maybeDropout, normalize } from './common.js';
+import { selectWeights, addFeatureStats, embed, gatherBlocks, gatherState, maybeDropout, normalize } from './common.js';
 
 export class ShowAttendTellDecoder implements CaptionDecoder {
   readonly params: ParamStore;
@@ -161,9 +161,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
 
   /** Rows of the state; annProjT is location-major, so its rows are on axis 1. */
   gather(state: DecoderState, rows: Tensor1D): DecoderState {
-    return tf.tidy(() => {
-      const { annProjT, ...rest } = state;
-      return { ...gatherState(rest, rows), annProjT: tf.gather(annProjT, rows, 1) };
-    });
+    const { annProjT, ...rest } = state;
+    return { ...gatherState(rest, rows), annProjT: gatherBlocks(annProjT, rows.dataSync(), 1) };
   }
 }
