@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the shipped captioning model (apps/captioning/pretrained) from the Flickr8k release:
+# Reproduces a shipped captioning model (apps/captioning/pretrained, or pretrained-attention) from the Flickr8k release:
 #   1. InceptionV3 `mixed6` features (nsfwjs weights, 299x299, global-average-pooled 768-d) for all 8000 split
 #      images -> feature cache (resumable)
 #   2. one Show and Tell decoder per seed in $SEEDS, trained on the 6000 train images (checkpoints + resume)
@@ -30,10 +30,13 @@ SEEDS=${SEEDS:-1}
 DROPOUTS=${DROPOUTS:-0.2}  # one per seed
 EPOCHS=${EPOCHS:-8}
 export CONVLAB_BACKEND=${CONVLAB_BACKEND:-native}
+# LENGTH_PENALTY: the beam-search length penalty chosen on the dev split, stored with the exported model.
 if [ "$DECODER" = show-attend-tell ]; then
+  LENGTH_PENALTY=${LENGTH_PENALTY:-1}
   DEST=${DEST:-apps/captioning/pretrained-attention}
   RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-attend-tell.json}
 else
+  LENGTH_PENALTY=${LENGTH_PENALTY:-0}
   DEST=${DEST:-apps/captioning/pretrained}
   RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-tell.json}
 fi
@@ -56,6 +59,6 @@ for i in "${!seeds[@]}"; do
     --min-count 5 --max-length 16 --patience 2 --val-limit 500 --metric CIDEr-D --seed "${seeds[$i]}"
   best+=("$run/best")
 done
-$CLI export --from "$(IFS=,; echo "${best[*]}")" --to "$DEST"
+$CLI export --from "$(IFS=,; echo "${best[*]}")" --to "$DEST" --length-penalty "$LENGTH_PENALTY"
 mkdir -p apps/captioning/docs
 $CLI eval --model "$DEST" --data "$DATA" --features "$FEATS" --split test --beam 3 --out "$RESULTS"
