@@ -39,7 +39,9 @@ export const captioningSection: DemoSection = {
     return {
       heading: 'Image captioning',
       text:
-        `Captions from the default shipped model, ${SHIPPED_MODELS[DEFAULT_MODEL].description} (offline nsfwjs trunk); attention strips from ${SHIPPED_MODELS['show-attend-tell'].description}. ` +
+        (attentionDefault
+          ? `Captions and per-word attention strips from the default shipped model, ${SHIPPED_MODELS[DEFAULT_MODEL].description} (offline nsfwjs trunk). `
+          : `Captions from the default shipped model, ${SHIPPED_MODELS[DEFAULT_MODEL].description} (offline nsfwjs trunk); attention strips from ${SHIPPED_MODELS['show-attend-tell'].description}. `) +
         'See apps/captioning/README.md for the test-split metrics of both shipped models (and why they stay below the papers: the nsfwjs trunk was fine-tuned for a 5-class filter).',
       figures,
       table: { columns: ['image', 'caption', 'log-probability'], rows: results.map((r) => [basename(r.path), r.caption, r.logprob.toFixed(2)]) },
