@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve, basename, extname } from 'node:path';
+import { join, resolve, relative, basename, extname } from 'node:path';
 import {
   ConvlabError,
   createProgress,
@@ -324,7 +324,9 @@ async function cmdPredict(flags: Flags, positionals: string[]): Promise<void> {
     await writeJsonAtomic(join(mapsDir, 'run-record.json'), {
       tool: 'caption-predict',
       backend: engine.backend,
-      model: resolveModelDir(flags.model),
+      // The shipped model's name, or the folder as given (no absolute paths of this machine in the record).
+      model: flags.model ?? DEFAULT_MODEL,
+      modelDir: relative(process.cwd(), resolveModelDir(flags.model)) || '.',
       results: results.map((r) => ({ path: r.path, caption: r.caption, logprob: r.logprob })),
     });
   }
