@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConvlabError, initEngine, saveImage, tf } from '@convlab/core';
 import type { Tensor2D } from '@convlab/core';
-import { captionImages, captionRows, createDecoder, EnsembleDecoder, loadCaptionModel, saveCaptionEnsemble, saveCaptionModel, resolveModelDir, SHIPPED_MODELS, Vocabulary, generateScenes, type EncoderSpec, type ShippedModel } from '../src/index.js';
+import { captionImages, captionRows, createDecoder, EnsembleDecoder, loadCaptionModel, saveCaptionEnsemble, saveCaptionModel, resolveModelDir, DEFAULT_MODEL, SHIPPED_MODELS, Vocabulary, generateScenes, type EncoderSpec, type ShippedModel } from '../src/index.js';
 
 const CONTENT = fileURLToPath(new URL('../../../assets/content/', import.meta.url));
 const SPEC: EncoderSpec = { type: 'random-conv', layer: 'conv2', inputSize: [64, 64], pool: 'flatten', seed: 7 };
@@ -131,4 +131,11 @@ test('an ensemble folder loads as one model: same captions as the members decode
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('resolveModelDir: shipped names map to their folders, anything else is a folder, nothing is the default', (t) => {
+  t.is(resolveModelDir('show-tell'), SHIPPED_MODELS['show-tell'].dir);
+  t.is(resolveModelDir('show-attend-tell'), SHIPPED_MODELS['show-attend-tell'].dir);
+  t.is(resolveModelDir(undefined), SHIPPED_MODELS[DEFAULT_MODEL].dir);
+  t.is(resolveModelDir('runs/att/best'), 'runs/att/best');
 });
