@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { tf, initEngine } from '@convlab/core';
 import type { Tensor2D, Variable } from '@convlab/core';
 import { createDecoder } from '../../apps/captioning/src/decoders/index.js';
+import { kernelTotals } from './index-util.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,13 +50,6 @@ for (let i = 0; i < Number(values.repeats ?? 3); i++) {
 ms.sort((a, b) => a - b);
 console.log(JSON.stringify({ bench: 'show-attend-tell training batch', backend: engine.backend, batch: B, steps: T, locations: L, channels: D, hidden: H, vocab: V, medianMs: +ms[ms.length >> 1].toFixed(0), minMs: +ms[0].toFixed(0) }));
 const profile = await tf.profile(step);
-const byKernel = new Map<string, { ms: number; calls: number }>();
-for (const k of profile.kernels) {
-  const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-  e.ms += Number(k.kernelTimeMs) || 0;
-  e.calls++;
-  byKernel.set(k.name, e);
-}
-for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.kernels ?? 12))) {
+for (const [name, e] of kernelTotals(profile.kernels).slice(0, Number(values.kernels ?? 12))) {
   console.log(`${name.padEnd(24)} ${e.ms.toFixed(0).padStart(7)} ms ${String(e.calls).padStart(6)} calls`);
 }

@@ -91,3 +91,15 @@ export function report(r: BenchResult): void {
 }
 
 export { tf };
+
+/** tf.profile's kernels summed by kernel name, slowest first: where an iteration's time goes. */
+export function kernelTotals(kernels: { name: string; kernelTimeMs: unknown }[]): [string, { ms: number; calls: number }][] {
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += Number(k.kernelTimeMs) || 0;
+    e.calls++;
+    byName.set(k.name, e);
+  }
+  return [...byName].sort((a, b) => b[1].ms - a[1].ms);
+}

@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { benchFlags, peakRssMB, report, startEngine, tf, timeIterations } from './index-util.js';
+import { benchFlags, kernelTotals, peakRssMB, report, startEngine, tf, timeIterations } from './index-util.js';
 
 const STYLE_LAYERS = ['Conv1_relu', 'block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu'];
 const CONTENT_LAYER = 'block_6_expand_relu';
@@ -76,17 +76,10 @@ async function main() {
   if (values.profile) {
     await run();
     const info = await tf.profile(run);
-    const byName = new Map<string, { ms: number; n: number }>();
-    for (const k of info.kernels) {
-      const e = byName.get(k.name) ?? { ms: 0, n: 0 };
-      e.ms += Number(k.kernelTimeMs) || 0;
-      e.n++;
-      byName.set(k.name, e);
-    }
-    const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
+    const rows = kernelTotals(info.kernels);
     const total = rows.reduce((s, [, e]) => s + e.ms, 0);
     console.log(`${engine.backend}: ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
-    for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(36)} ${e.ms.toFixed(1).padStart(9)} ms  x${e.n}`);
+    for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(36)} ${e.ms.toFixed(1).padStart(9)} ms  x${e.calls}`);
     const slow = [...info.kernels].sort((a, b) => Number(b.kernelTimeMs) - Number(a.kernelTimeMs)).slice(0, 10);
     for (const k of slow) console.log(`  ${k.name} ${Number(k.kernelTimeMs).toFixed(1)} ms in ${JSON.stringify(k.inputShapes)} out ${JSON.stringify(k.outputShapes)}`);
   }
