@@ -51,11 +51,12 @@ export function gatherBlocks(x: Tensor, rows: ArrayLike<number>, axis = 0): Tens
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const src = x.dataSync() as Float32Array | Int32Array;
   const out = new (src.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(outer * rows.length * inner);
+  for (let j = 0; j < rows.length; j++) {
+    if (!(rows[j] >= 0 && rows[j] < n)) throw new RangeError(`gather: row ${rows[j]} is outside [0, ${n})`);
+  }
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < rows.length; j++) {
-      const r = rows[j];
-      if (!(r >= 0 && r < n)) throw new RangeError(`gather: row ${r} is outside [0, ${n})`);
-      const from = (o * n + r) * inner;
+      const from = (o * n + rows[j]) * inner;
       out.set(src.subarray(from, from + inner), (o * rows.length + j) * inner);
     }
   }

@@ -13,7 +13,7 @@ import { ParamStore } from '../params.js';
 import { gatherRows, lstmStep, mm } from '../lstm.js';
 import { softmaxCrossEntropy } from '../fused.js';
 import type { CaptionDecoder, DecoderConfig, DecoderState, StepOutput, TrainBatch } from './types.js';
-import { selectWeights, addFeatureStats, embed, gatherBlocks, gatherState, maybeDropout, normalize } from './common.js';
+import { selectWeights, addFeatureStats, embed, gatherBlocks, maybeDropout, normalize } from './common.js';
 
 export class ShowAttendTellDecoder implements CaptionDecoder {
   readonly params: ParamStore;
@@ -161,7 +161,9 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
 
   /** Rows of the state; annProjT is location-major, so its rows are on axis 1. */
   gather(state: DecoderState, rows: Tensor1D): DecoderState {
-    const { annProjT, ...rest } = state;
-    return { ...gatherState(rest, rows), annProjT: gatherBlocks(annProjT, rows.dataSync(), 1) };
+    const ids = rows.dataSync();
+    const out: DecoderState = {};
+    for (const [k, v] of Object.entries(state)) out[k] = gatherBlocks(v, ids, k === 'annProjT' ? 1 : 0);
+    return out;
   }
 }
