@@ -1,11 +1,9 @@
-// Runs after `npm ci` / `npm install` at the repository root. Builds the optional pieces that need a
-// compiler (the oneDNN kernels of @convlab/native); a failure only means a slower backend, never a
-// failed install.
-import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+// Runs after `npm ci` / `npm install` at the repository root. The oneDNN kernels of @convlab/native
+// are built by that package's own `install` script (packages/native/scripts/build.mjs: it always
+// exits 0, so a machine without oneDNN or a compiler still installs). npm hides a workspace's install
+// output, so this prints the one line that script recorded: what was built, or why not.
+import { existsSync, readFileSync } from 'node:fs';
 
-const script = 'packages/native/scripts/build.mjs';
-if (existsSync(script)) {
-  const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
-  if (r.status !== 0) console.warn('convlab: native kernels were not built; the engine will fall back to wasm (see the line above).');
-}
+const status = 'packages/native/build-status.txt';
+if (existsSync(status)) process.stdout.write(readFileSync(status, 'utf8'));
+else if (existsSync('packages/native/package.json')) console.log('convlab native: the install script did not run (npm --ignore-scripts?); run `npm run build:addon -w @convlab/native` for the fast backend');

@@ -29,32 +29,74 @@ export function formatError(err: unknown, verbose = false): string {
   return `error: ${String(err)}`;
 }
 
+/** Exit code of a batch that completed but skipped some bad items (see BatchFailures). */
+export const EXIT_SOME_FAILED = 3;
+
 /**
- * Run a CLI entry point: prints errors as one line, sets the exit code, and turns SIGINT into an
- * AbortSignal so long work can save finished results before exiting.
+ * Run a CLI entry point: prints errors as one line, sets the exit code, and turns SIGINT (Ctrl-C) and
+ * SIGTERM (what `timeout`, docker and Slurm send) into an AbortSignal so long work can save finished
+ * results before exiting. A second signal exits at once. Exit codes: 130 after SIGINT, 143 after
+ * SIGTERM (128 + the signal number, as shells report them).
  */
 export async function runCli(main: (argv: string[], signal: AbortSignal) => Promise<void>): Promise<void> {
   const argv = process.argv.slice(2);
   const verbose = argv.includes('--verbose') || process.env.CONVLAB_VERBOSE === '1';
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  let signalCode = 0;
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
     interrupts += 1;
+    const code = name === 'SIGINT' ? 130 : 143;
     if (interrupts > 1) {
-      process.stderr.write('\ninterrupted twice: exiting now\n');
-      process.exit(130);
+      process.stderr.write(`\n${name} again: exiting now\n`);
+      process.exit(code);
     }
-    process.stderr.write('\ninterrupt: finishing the current step and saving results (Ctrl-C again to quit now)\n');
+    signalCode = code;
+    const again = name === 'SIGINT' ? 'Ctrl-C again to quit now' : 'send it again to quit now';
+    process.stderr.write(`\n${name === 'SIGINT' ? 'interrupt' : 'SIGTERM'}: finishing the current step and saving results (${again})\n`);
     controller.abort();
   };
+  const onSigint = onSignal('SIGINT');
+  const onSigterm = onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   try {
     await main(argv, controller.signal);
-    if (controller.signal.aborted) process.exitCode = 130;
+    if (controller.signal.aborted) process.exitCode = signalCode || 130;
   } catch (err) {
     process.stderr.write(formatError(err, verbose) + '\n');
-    process.exitCode = err instanceof ConvlabError ? err.exitCode : 1;
+    process.exitCode = controller.signal.aborted && !(err instanceof ConvlabError) ? signalCode : err instanceof ConvlabError ? err.exitCode : 1;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  }
+}
+
+/**
+ * A batch that skips bad items instead of dying: record each failure (name and reason), keep going,
+ * print one summary line at the end and set the exit code (EXIT_SOME_FAILED) when any item failed.
+ */
+export class BatchFailures {
+  readonly items: { item: string; reason: string }[] = [];
+
+  constructor(private readonly what = 'item', private readonly log: (line: string) => void = (l) => process.stderr.write(l + '\n')) {}
+
+  /** Record a failed item and print one line naming it and why; rethrows non-user errors when asked. */
+  add(item: string, err: unknown): void {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    this.items.push({ item, reason });
+    this.log(`skipped ${this.what} ${item}: ${reason}`);
+  }
+
+  get count(): number {
+    return this.items.length;
+  }
+
+  /** Print "N of M <what>s failed" and set process.exitCode; returns whether any failed. */
+  finish(total: number): boolean {
+    if (this.items.length === 0) return false;
+    this.log(`${this.items.length} of ${total} ${this.what}s failed and were skipped (listed above); the others completed`);
+    process.exitCode = EXIT_SOME_FAILED;
+    return true;
   }
 }

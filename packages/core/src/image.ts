@@ -21,8 +21,10 @@ export interface RgbImage {
 export const DEFAULT_MAX_PIXELS = 64_000_000;
 
 export interface LoadImageOptions {
-  /** Resize (keeping aspect) so the longer side is at most this many pixels. */
+  /** Resize (keeping aspect) so the longer side is at most this many pixels (never enlarges unless `enlarge`). */
   maxSide?: number;
+  /** With maxSide: also enlarge smaller images so the longer side equals maxSide (default false). */
+  enlarge?: boolean;
   /** Resize to exactly this size (ignores aspect), e.g. a network's fixed input. */
   size?: { width: number; height: number };
   /** Refuse images with more pixels than this (before resizing). */
@@ -60,7 +62,7 @@ async function decode(input: string | Uint8Array, label: string, options: LoadIm
     if (options.size) {
       pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill' });
     } else if (options.maxSide) {
-      pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: false });
+      pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: !options.enlarge });
     }
     const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
@@ -203,18 +205,50 @@ export function mapToGray(values: ArrayLike<number>, width: number, height: numb
   return { width, height, data };
 }
 
-/** List image files (by extension) in a folder, sorted, non-recursive unless asked. */
+/**
+ * List image files (by extension) in a folder, sorted, non-recursive unless asked. Symbolic links are
+ * followed (a folder of links to a dataset is a common layout); broken links are left out.
+ */
 export async function listImageFiles(dir: string, recursive = false): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
+  const { readdir, stat } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true, recursive });
-  } catch {
-    throw new ConvlabError(`image folder not found or unreadable: ${dir}`, { hint: 'check the path' });
-  }
-  return entries
-    .filter((e) => e.isFile() && SUPPORTED_IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
-    .map((e) => join(e.parentPath ?? dir, e.name))
-    .sort();
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = async (folder: string, top: boolean): Promise<void> => {
+    const { realpath } = await import('node:fs/promises');
+    let real: string;
+    try {
+      real = await realpath(folder);
+    } catch {
+      if (top) throw new ConvlabError(`image folder not found or unreadable: ${dir}`, { hint: 'check the path' });
+      return;
+    }
+    if (seen.has(real)) return; // a link cycle
+    seen.add(real);
+    let entries;
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch {
+      if (top) throw new ConvlabError(`image folder not found or unreadable: ${dir}`, { hint: 'check the path' });
+      return;
+    }
+    for (const e of entries) {
+      const path = join(folder, e.name);
+      let isFile = e.isFile();
+      let isDir = e.isDirectory();
+      if (e.isSymbolicLink()) {
+        try {
+          const st = await stat(path);
+          isFile = st.isFile();
+          isDir = st.isDirectory();
+        } catch {
+          continue; // broken link
+        }
+      }
+      if (isFile && SUPPORTED_IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(path);
+      else if (isDir && recursive) await walk(path, false);
+    }
+  };
+  await walk(dir, true);
+  return out.sort();
 }

@@ -82,3 +82,17 @@ test.serial('runCli turns the first Ctrl-C into an abort signal and exits with 1
   t.regex(res.stderr, /interrupt: finishing the current step/);
   t.is(process.listenerCount('SIGINT'), before, 'the SIGINT handler is removed afterwards');
 });
+
+test.serial('runCli treats SIGTERM like Ctrl-C (results kept) and exits with 143', async (t) => {
+  const before = process.listenerCount('SIGTERM');
+  let abortedInside = false;
+  const res = await captureCli([], async (_argv, signal) => {
+    process.emit('SIGTERM');
+    await new Promise((r) => setTimeout(r, 5));
+    abortedInside = signal.aborted;
+  });
+  t.true(abortedInside);
+  t.is(res.exitCode, 143);
+  t.regex(res.stderr, /SIGTERM: finishing the current step and saving results/);
+  t.is(process.listenerCount('SIGTERM'), before, 'the SIGTERM handler is removed afterwards');
+});

@@ -118,6 +118,11 @@ test('resizes by maxSide and to an exact size', async (t) => {
   await raw(pattern()).png().toFile(path);
   const small = await loadImage(path, { maxSide: 20 });
   t.deepEqual([small.width, small.height], [20, 15]);
+  // maxSide is "at most": a smaller image keeps its size unless enlarging is asked for.
+  const kept = await loadImage(path, { maxSide: 1000 });
+  t.deepEqual([kept.width, kept.height], [pattern().width, pattern().height]);
+  const enlarged = await loadImage(path, { maxSide: 80, enlarge: true });
+  t.is(Math.max(enlarged.width, enlarged.height), 80);
   const exact = await loadImage(path, { size: { width: 7, height: 9 } });
   t.deepEqual([exact.width, exact.height], [7, 9]);
   const viaResize = await resizeImage(pattern(), { maxSide: 10 });

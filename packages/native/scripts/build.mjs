@@ -1,15 +1,27 @@
 #!/usr/bin/env node
 // Builds @convlab/native's oneDNN addon with node-gyp. Prints one line saying what happened and
 // always exits 0: without the addon convlab still works on the wasm or cpu backend, only slower.
-// The root postinstall calls it; `npm run build:addon -w @convlab/native` runs it by hand.
-import { existsSync } from 'node:fs';
+// It is this package's own `install` script: an explicit install script keeps npm from running its
+// implicit `node-gyp rebuild` (whose failure would fail the whole `npm ci` on machines without
+// oneDNN or a compiler). npm hides a workspace's install output, so the line is also written to
+// build-status.txt, which the root postinstall prints. `npm run build:addon -w @convlab/native`
+// runs it by hand.
+import { existsSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const say = (msg) => console.log(`convlab native: ${msg}`);
+const say = (msg) => {
+  const line = `convlab native: ${msg}`;
+  console.log(line);
+  try {
+    writeFileSync(join(pkgDir, 'build-status.txt'), line + '\n');
+  } catch {
+    // read-only checkout: the line on stdout is all we can do
+  }
+};
 
 function nodeGyp() {
   const local = join(pkgDir, '../../node_modules/node-gyp/bin/node-gyp.js');
