@@ -4,8 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
-import { ConvlabError, initEngine, writeHtmlPage, writeJsonAtomic } from '@convlab/core';
+import { ConvlabError, initEngine, prepareOutputDir, writeHtmlPage, writeJsonAtomic } from '@convlab/core';
 import type { DemoContext, DemoSection, DemoSectionResult } from './sections.js';
 import { allSections } from './registry.js';
 
@@ -36,8 +35,7 @@ function pickSections(only: string[] | undefined): DemoSection[] {
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const sections = pickSections(options.only);
-  const outDir = resolve(options.outDir);
-  await mkdir(outDir, { recursive: true });
+  const outDir = await prepareOutputDir(options.outDir, { flag: '--out' });
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const engine = await initEngine({ backend: options.backend });
   const signal = options.signal ?? new AbortController().signal;
