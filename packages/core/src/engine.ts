@@ -46,6 +46,7 @@ interface NativeModule {
   installNativeKernels(): Promise<{ detail: string }>;
   installWasmKernels?(): Promise<{ detail: string }>;
   uninstallNativeKernels?(): void;
+  installCpuParityKernels?(): { detail: string };
 }
 
 const loaders: Record<BackendName, BackendLoader> = {
@@ -69,8 +70,10 @@ const loaders: Record<BackendName, BackendLoader> = {
     } catch (err) {
       throw new Error(`@convlab/native ${shortReason(err)}`);
     }
+    // The parity kernels first: oneDNN's replacements fall back to them on cases they do not take.
+    const parity = mod.installCpuParityKernels?.();
     const { detail } = await mod.installNativeKernels();
-    return { tfBackend: 'cpu', detail };
+    return { tfBackend: 'cpu', detail: parity ? `${detail}; ${parity.detail}` : detail };
   },
   async wasm() {
     await import('@tensorflow/tfjs-backend-wasm');
@@ -84,14 +87,18 @@ const loaders: Record<BackendName, BackendLoader> = {
     return { tfBackend: 'wasm', detail };
   },
   async cpu() {
-    // native and cpu share tfjs's 'cpu' backend: take the oneDNN kernels back out if they are in.
+    // native and cpu share tfjs's 'cpu' backend: take the oneDNN kernels back out if they are in, and
+    // put in the parity kernels (tfjs's own pool gradients differ from TensorFlow's; no addon needed).
+    let detail = 'pure JavaScript kernels (slow)';
     try {
       const mod = (await import(NATIVE)) as NativeModule;
       mod.uninstallNativeKernels?.();
+      const parity = mod.installCpuParityKernels?.();
+      if (parity) detail += `; ${parity.detail}`;
     } catch {
-      // @convlab/native not installed: nothing was swapped in.
+      // @convlab/native not installed: nothing was swapped in, and tfjs's own kernels stay.
     }
-    return { tfBackend: 'cpu', detail: 'pure JavaScript kernels (slow)' };
+    return { tfBackend: 'cpu', detail };
   },
 };
 

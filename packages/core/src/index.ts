@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './atomic.js';
 export * from './output.js';
 export * from './flags.js';
+export * from './options.js';
 export * from './engine.js';
 export * from './image.js';
 export { tf } from './tf.js';
