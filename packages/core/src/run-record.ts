@@ -6,6 +6,52 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { writeJsonAtomic } from './atomic.js';
 import { ConvlabError } from './errors.js';
+import { z } from 'zod';
+
+/**
+ * The one run-record format, as a schema: every pipeline and the studio write it; the JSON Schema
+ * in packages/core/run-record.schema.json is generated from it (`runRecordJsonSchema()`; a test keeps
+ * the file in step).
+ */
+export const RunRecordSchema = z
+  .object({
+    tool: z.string().min(1).describe('the pipeline or command, e.g. "style-transfer"'),
+    convlabVersion: z.string(),
+    parameters: z.record(z.string(), z.unknown()).describe("the call's validated options (its schema's output)"),
+    seed: z.number().int().optional(),
+    backend: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('backend summary or initEngine() info'),
+    model: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('model name, or name with weights and preprocessing'),
+    environment: z.object({
+      node: z.string(),
+      platform: z.string(),
+      arch: z.string(),
+      cpus: z.number().int(),
+      cpuModel: z.string(),
+      totalMemoryGB: z.number(),
+    }),
+    startedAt: z.iso.datetime(),
+    endedAt: z.iso.datetime(),
+    totalSeconds: z.number().min(0),
+    timings: z.record(z.string(), z.object({ totalMs: z.number(), count: z.number().int() })),
+    steps: z.array(z.object({ step: z.number() }).catchall(z.union([z.number(), z.string()]))).describe('per-step values (losses); non-finite numbers as strings'),
+    extra: z.record(z.string(), z.unknown()).describe('outputs, notes, final metrics'),
+  })
+  .describe('convlab run record');
+
+/** JSON Schema of the run record (draft 2020-12). */
+export function runRecordJsonSchema(): Record<string, unknown> {
+  return { $id: 'https://convlab.dev/schemas/run-record.json', ...z.toJSONSchema(RunRecordSchema, { io: 'output' }) } as Record<string, unknown>;
+}
+
+/** Check a parsed record against the schema; a ConvlabError names the first bad field. */
+export function validateRunRecord(value: unknown): RunRecordJson {
+  const r = RunRecordSchema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ConvlabError(`run record: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { hint: 'it was not written by this version of convlab, or was edited' });
+  }
+  return r.data as unknown as RunRecordJson;
+}
 
 export interface RunRecordInit {
   /** The tool or pipeline, e.g. 'style-transfer'. */

@@ -56,3 +56,16 @@ test('a record needs a tool name; toJSON snapshots are independent copies', (t) 
   t.is(rec.toJSON().steps.length, 1);
   t.false('seed' in a);
 });
+
+test('records validate against the one run-record schema, and the checked-in JSON Schema is current', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { runRecordJsonSchema, validateRunRecord } = await import('../src/index.js');
+  const r = createRunRecord({ tool: 'x', parameters: { beam: 3 }, seed: 1, backend: 'wasm', model: { name: 'm' } });
+  r.log(1, { loss: 2, bad: NaN });
+  r.time('a', 3);
+  r.finish();
+  t.notThrows(() => validateRunRecord(JSON.parse(JSON.stringify(r.toJSON()))));
+  t.throws(() => validateRunRecord({ ...r.toJSON(), tool: '' }), { message: /run record: tool/ });
+  const file = JSON.parse(readFileSync(new URL('../run-record.schema.json', import.meta.url), 'utf8'));
+  t.deepEqual(file, runRecordJsonSchema(), 'regenerate with: npx tsx packages/core/scripts/write-run-record-schema.ts');
+});
