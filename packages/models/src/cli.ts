@@ -106,6 +106,12 @@ export async function infoCommand(
       rows.push([l.name, l.className, shape, geometry(l), l.activation ?? '', l.aliases.join(', ')]);
     }
     table(rows).forEach((line) => print(line));
+    const features = new Map(net.featureInfo(size).map((f) => [f.name, f]));
+    const roles = Object.entries(net.layerRoles()).map(([role, name]) => {
+      const f = features.get(name);
+      return `${role} ${name}` + (f?.reduction ? ` (/${f.reduction}, rf ${f.receptiveField?.[0] ?? '?'} px, ${f.channels} ch)` : '');
+    });
+    print(`roles (layer '@<role>'): ${roles.join('; ')}`);
     const params = net.model.countParams();
     print(`${net.layers.length} layers, ${params.toLocaleString('en-US')} parameters`);
   } finally {

@@ -4,8 +4,10 @@
  * forward passes through the GraphExecutor, and shape arithmetic for other input sizes.
  */
 import { ConvlabError, tf } from '@convlab/core';
-import { GraphExecutor, type GraphNode } from './graph.js';
-import type { ConvNet, ForwardOptions, LayerInfo, LayerKind, ModelFamily, WeightsInfo } from './types.js';
+import { chooseRoles, describeFeatures, LAYER_ROLES } from './features.js';
+import { GraphExecutor, type GraphExecutorOptions, type GraphNode } from './graph.js';
+import { activationFor, kindFor } from './layers/index.js';
+import type { ConvNet, ForwardOptions, LayerInfo, LayerRole, ModelFamily, WeightsInfo } from './types.js';
 
 type Tensor = ReturnType<typeof tf.tensor>;
 type Tensor4D = ReturnType<typeof tf.tensor4d>;
@@ -82,109 +84,23 @@ export function deprocessWith(p: Preprocessing, x: Tensor4D): Tensor4D {
   });
 }
 
-function pair(v: unknown): [number, number] | undefined {
-  if (Array.isArray(v)) return [Number(v[0]), Number(v[1] ?? v[0])];
-  if (typeof v === 'number') return [v, v];
-  return undefined;
-}
-
-const RELU_ACTIVATIONS = new Set(['relu', 'relu6']);
-
-function kindOf(node: GraphNode): LayerKind {
-  const c = node.config;
-  switch (node.className) {
-    case 'InputLayer':
-      return 'input';
-    case 'Conv2D':
-    case 'Conv2DTranspose':
-    case 'SeparableConv2D':
-      return 'conv';
-    case 'DepthwiseConv2D':
-      return 'depthwise_conv';
-    case 'ReLU':
-      return 'relu';
-    case 'LeakyReLU':
-    case 'ELU':
-    case 'Softmax':
-      return 'activation';
-    case 'Activation':
-      return RELU_ACTIVATIONS.has(String(c.activation)) ? 'relu' : 'activation';
-    case 'BatchNormalization':
-      return 'batchnorm';
-    case 'MaxPooling2D':
-      return 'maxpool';
-    case 'AveragePooling2D':
-      return 'avgpool';
-    case 'GlobalAveragePooling2D':
-    case 'GlobalMaxPooling2D':
-      return 'global_pool';
-    case 'ZeroPadding2D':
-      return 'pad';
-    case 'Add':
-      return 'add';
-    case 'Concatenate':
-      return 'concat';
-    case 'Dense':
-      return 'dense';
-    case 'Flatten':
-      return 'flatten';
-    case 'Dropout':
-    case 'SpatialDropout2D':
-      return 'dropout';
-    default:
-      return 'other';
-  }
-}
-
-function activationOf(node: GraphNode): string | undefined {
-  const c = node.config;
-  if (node.className === 'ReLU') {
-    if (c.maxValue === 6) return 'relu6';
-    return c.maxValue == null ? 'relu' : `relu(max=${String(c.maxValue)})`;
-  }
-  if (typeof c.activation === 'string' && c.activation !== 'linear') return c.activation;
-  return undefined;
-}
-
-function layerInfo(node: GraphNode, aliases: string[], outputShape: (number | null)[]): LayerInfo {
-  const c = node.config;
+function layerInfo(executor: GraphExecutor, node: GraphNode, aliases: string[], outputShape: (number | null)[]): LayerInfo {
+  const handler = executor.handlerOf(node.name);
   const info: LayerInfo = {
     name: node.name,
     aliases,
     className: node.className,
-    kind: kindOf(node),
+    kind: node.source ? 'input' : kindFor(handler, node),
     outputShape,
     inbound: node.inbound,
   };
-  switch (node.className) {
-    case 'Conv2D':
-    case 'DepthwiseConv2D':
-    case 'SeparableConv2D':
-    case 'Conv2DTranspose':
-      info.kernel = pair(c.kernelSize);
-      info.strides = pair(c.strides) ?? [1, 1];
-      info.dilation = pair(c.dilationRate) ?? [1, 1];
-      info.padding = c.padding === 'same' ? 'same' : 'valid';
-      break;
-    case 'MaxPooling2D':
-    case 'AveragePooling2D':
-      info.kernel = pair(c.poolSize);
-      info.strides = pair(c.strides ?? c.poolSize);
-      info.dilation = [1, 1];
-      info.padding = c.padding === 'same' ? 'same' : 'valid';
-      break;
-    case 'ZeroPadding2D': {
-      const p = c.padding as number | [number, number] | [[number, number], [number, number]];
-      info.kernel = [1, 1];
-      info.strides = [1, 1];
-      info.dilation = [1, 1];
-      if (typeof p === 'number') info.padding = [[p, p], [p, p]];
-      else if (typeof p[0] === 'number') info.padding = [[p[0], p[0]], [p[1] as number, p[1] as number]];
-      else info.padding = p as [[number, number], [number, number]];
-      break;
+  const geometry = handler?.geometry?.(node);
+  if (geometry) {
+    for (const key of ['kernel', 'strides', 'dilation', 'padding'] as const) {
+      if (geometry[key] !== undefined) (info as unknown as Record<string, unknown>)[key] = geometry[key];
     }
   }
-  const act = activationOf(node);
+  const act = activationFor(handler, node);
   if (act) info.activation = act;
   return info;
 }
@@ -253,8 +169,12 @@ function findMinInputSize(executor: GraphExecutor, last: string, upper: number):
   return lo;
 }
 
-export function createConvNet(spec: ConvNetSpec): ConvNet {
-  const executor = new GraphExecutor(spec.model);
+/**
+ * Wrap a model. `options` sets the executor's defaults (fusedInference, convGradient, extra layer
+ * handlers); forward/taps calls may override fusedInference and convGradient per call.
+ */
+export function createConvNet(spec: ConvNetSpec, options: GraphExecutorOptions = {}): ConvNet {
+  const executor = new GraphExecutor(spec.model, options);
   const aliasMap = new Map<string, string>(Object.entries(spec.aliases ?? {}));
   const aliasesOf = new Map<string, string[]>();
   for (const [alias, target] of aliasMap) {
@@ -273,7 +193,7 @@ export function createConvNet(spec: ConvNetSpec): ConvNet {
   const layers: LayerInfo[] = executor.nodes.map((node) => {
     const shape = computed.get(node.name) ?? [...(node.layer.outputShape as (number | null)[])];
     defaultShapes.set(node.name, shape);
-    return layerInfo(node, aliasesOf.get(node.name) ?? [], shape);
+    return layerInfo(executor, node, aliasesOf.get(node.name) ?? [], shape);
   });
   const byName = new Map(layers.map((l) => [l.name, l]));
 
@@ -282,10 +202,20 @@ export function createConvNet(spec: ConvNetSpec): ConvNet {
   const trunkEnd = spatial[spatial.length - 1]?.name ?? layers[layers.length - 1].name;
   const minInputSize = spec.minInputSize ?? findMinInputSize(executor, trunkEnd, Math.max(...spec.inputSize));
 
+  let roles: Record<LayerRole, string> | undefined;
+  const layerRoles = (): Record<LayerRole, string> => (roles ??= chooseRoles(layers, spec.inputSize));
+  const layerForRole = (role: LayerRole): string => {
+    if (!LAYER_ROLES.includes(role)) {
+      throw new ConvlabError(`unknown layer role "${String(role)}"`, { hint: `roles: ${LAYER_ROLES.join(', ')}` });
+    }
+    return layerRoles()[role];
+  };
+
   const resolveLayer = (nameOrAlias: string): string => {
     if (byName.has(nameOrAlias)) return nameOrAlias;
     const target = aliasMap.get(nameOrAlias);
     if (target) return target;
+    if (nameOrAlias.startsWith('@')) return layerForRole(nameOrAlias.slice(1) as LayerRole);
     const all = [...byName.keys(), ...aliasMap.keys()];
     const close = all
       .map((n) => ({ n, d: editDistance(nameOrAlias.toLowerCase(), n.toLowerCase()) }))
@@ -295,7 +225,8 @@ export function createConvNet(spec: ConvNetSpec): ConvNet {
       .map(({ n }) => n);
     const suggestion = close.length ? ` (did you mean ${close.join(', ')}?)` : '';
     const notable = notableLayers(layers);
-    const aliasText = aliasMap.size ? `; aliases: ${abbreviate([...aliasMap.keys()], 30)}` : '';
+    const aliasText =
+      (aliasMap.size ? `; aliases: ${abbreviate([...aliasMap.keys()], 30)}` : '') + `; roles: ${LAYER_ROLES.map((r) => `@${r}`).join(', ')}`;
     throw new ConvlabError(`unknown layer "${nameOrAlias}" in model ${spec.name}${suggestion}`, {
       hint:
         `valid layers include: ${abbreviate(notable)}${aliasText} ` +
@@ -352,6 +283,15 @@ export function createConvNet(spec: ConvNetSpec): ConvNet {
       }
       return executor.outputShape(name, inputSize).slice(1) as number[];
     },
+    featureInfo: (inputSize = spec.inputSize) => {
+      const shapes =
+        inputSize[0] === spec.inputSize[0] && inputSize[1] === spec.inputSize[1] && computed.size
+          ? defaultShapes
+          : executor.outputShapes(inputSize, undefined, { skipUnfit: true });
+      return describeFeatures(layers, shapes, inputSize, layerRoles());
+    },
+    layerForRole,
+    layerRoles: () => ({ ...layerRoles() }),
     dispose: () => {
       if (disposed) return;
       disposed = true;

@@ -121,7 +121,7 @@ export async function loadCustomModel(options: CustomLoadOptions): Promise<ConvN
     preprocessing,
     weights: { source: path, description: `custom model '${model.name}' from ${path}`, quantized: false },
     ...(headLayer ? { headLayer } : {}),
-  });
+  }, options.executor);
 }
 
 export const customEntry: ModelEntry = {

@@ -1,8 +1,34 @@
 export type * from './types.js';
 export { listModels, getModelEntry, loadModel } from './registry.js';
 export { createConvNet, preprocessWith, deprocessWith, type ConvNetSpec, type Preprocessing } from './convnet.js';
-export { GraphExecutor, setFusedInference, type GraphNode } from './graph.js';
-export { reluLike, conv2d, depthwiseConv2d, setConvGradientMode, type ConvGradientMode } from './ops.js';
+export { GraphExecutor, type GraphNode, type GraphExecutorOptions, type RunOptions } from './graph.js';
+export {
+  registerLayerHandler,
+  layerHandlerFor,
+  registeredLayerHandlers,
+  BUILTIN_LAYER_HANDLERS,
+  applyActivation,
+  isKnownActivation,
+  weightByName,
+  type LayerHandler,
+  type LayerGeometry,
+  type BuildContext,
+  type RunContext,
+  type NodeFn,
+} from './layers/index.js';
+export {
+  planFusion,
+  chainUsable,
+  foldChain,
+  type FusionPlan,
+  type FusionChain,
+  type FusionNode,
+  type FusionRole,
+  type FusableConv,
+  type FusableScaleShift,
+} from './fusion.js';
+export { LAYER_ROLES, blockOutputs, chooseRoles, cutPoints, describeFeatures, featureInfo } from './features.js';
+export { reluLike, conv2d, depthwiseConv2d } from './ops.js';
 export { randomizeWeights } from './random-init.js';
 export {
   NSFWJS_CLASSES,

@@ -86,7 +86,7 @@ function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
         classNames: includeHead && weights === 'default' ? [...NSFWJS_CLASSES] : undefined,
         headLayer: includeHead ? spec.headLayer : undefined,
         minInputSize: spec.minInputSize,
-      });
+      }, options.executor);
     },
   };
 }

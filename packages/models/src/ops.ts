@@ -9,7 +9,9 @@
  * so we compute it with the backend's fast forward kernels.
  */
 import { tf } from '@convlab/core';
-import type { ReluBackward } from './types.js';
+import type { ConvGradientMode, ReluBackward } from './types.js';
+
+export type { ConvGradientMode } from './types.js';
 
 type Tensor = ReturnType<typeof tf.tensor>;
 type Tensor4D = ReturnType<typeof tf.tensor4d>;
@@ -106,23 +108,18 @@ function spreadGradient(
 }
 
 /**
- * How conv input gradients are computed. 'auto': with forward convolutions where the backend has no
- * usable kernel: depthwise convs where DepthwiseConv2dNativeBackpropInput is missing, every conv on a
- * stock wasm backend (its Conv2DBackpropInput is a naive loop; when @convlab/native's wasm kernels are
- * installed, which register the missing depthwise kernel, tfjs's own path is used: measured 0.87 s vs
- * 1.37 s for a MobileNetV2 input gradient at 224), and dilated convs (tfjs's gradients refuse
- * dilation > 1). 'tfjs' still uses forward convolutions for dilated convs.
+ * Whether a conv's input gradient is computed with forward convolutions (see ConvGradientMode in
+ * types.ts). 'auto': where the backend has no usable kernel: depthwise convs where
+ * DepthwiseConv2dNativeBackpropInput is missing, every conv on a stock wasm backend (its
+ * Conv2DBackpropInput is a naive loop; when @convlab/native's wasm kernels are installed, which register
+ * the missing depthwise kernel, tfjs's own path is used: measured 0.87 s vs 1.37 s for a MobileNetV2
+ * input gradient at 224), and dilated convs (tfjs's gradients refuse dilation > 1). 'tfjs' still uses
+ * forward convolutions for dilated convs.
  */
-export type ConvGradientMode = 'auto' | 'forward-conv' | 'tfjs';
-let convGradientMode: ConvGradientMode = 'auto';
-export function setConvGradientMode(mode: ConvGradientMode): void {
-  convGradientMode = mode;
-}
-
-function useForwardConvGrad(depthwise: boolean, dilation: [number, number]): boolean {
-  if (convGradientMode === 'forward-conv') return true;
+function useForwardConvGrad(mode: ConvGradientMode, depthwise: boolean, dilation: [number, number]): boolean {
+  if (mode === 'forward-conv') return true;
   if (dilation[0] > 1 || dilation[1] > 1) return true;
-  if (convGradientMode === 'tfjs') return false;
+  if (mode === 'tfjs') return false;
   const backend = tf.getBackend();
   const hasDepthwiseGrad = tf.getKernel('DepthwiseConv2dNativeBackpropInput', backend) !== undefined;
   if (depthwise) return !hasDepthwiseGrad;
@@ -136,8 +133,9 @@ export function conv2d(
   strides: [number, number],
   padding: Padding,
   dilation: [number, number],
+  mode: ConvGradientMode = 'auto',
 ): Tensor4D {
-  if (!useForwardConvGrad(false, dilation) || !tf.engine().isTapeOn()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilation);
+  if (!useForwardConvGrad(mode, false, dilation) || !tf.engine().isTapeOn()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilation);
   const [kh, kw] = filter.shape;
   return singleInputGrad(
     (input) => tf.conv2d(input as Tensor4D, filter, strides, padding, 'NHWC', dilation),
@@ -156,9 +154,10 @@ export function depthwiseConv2d(
   strides: [number, number],
   padding: Padding,
   dilation: [number, number],
+  mode: ConvGradientMode = 'auto',
 ): Tensor4D {
   const multiplier = filter.shape[3];
-  if (!useForwardConvGrad(true, dilation) || !tf.engine().isTapeOn()) {
+  if (!useForwardConvGrad(mode, true, dilation) || !tf.engine().isTapeOn()) {
     return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilation);
   }
   const [kh, kw, c] = filter.shape;

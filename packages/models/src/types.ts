@@ -30,6 +30,35 @@ export type LayerKind =
   | 'dropout'
   | 'other';
 
+/**
+ * A layer's place in the network by depth, for picking layers by role rather than by name (see
+ * features.ts for the rule): 'early' (reduction 4), 'mid' (8), 'late' (16), 'last-conv' (the last
+ * spatial conv-block output before global pooling / the head).
+ */
+export type LayerRole = 'early' | 'mid' | 'late' | 'last-conv';
+
+/** timm's FeatureInfo for one layer, at a given input size. */
+export interface FeatureInfo {
+  name: string;
+  aliases: string[];
+  className: string;
+  kind: LayerKind;
+  /** Position in the topological layer order. */
+  index: number;
+  /** Output channels (last dimension). */
+  channels: number;
+  /** Nominal stride of the output w.r.t. the input (receptive-field stride); null for non-spatial outputs. */
+  reduction: number | null;
+  /** Receptive field size in input pixels [h, w] (the whole input and its padding for global layers); null if unknown. */
+  receptiveField: [number, number] | null;
+  /** Output shape [h, w, c] (or [c] / [n] for flat outputs) at the input size asked for; null if the layer does not fit it (a head at another size). */
+  outputShape: number[] | null;
+  /** Whether the layer is a conv-block output: a role candidate (see features.ts). */
+  blockOutput: boolean;
+  /** Roles this layer plays (usually none). */
+  roles: LayerRole[];
+}
+
 export interface LayerInfo {
   /** Keras layer name (unique in the model), e.g. 'block4_conv2', 'mixed3', 'block_6_expand_relu'. */
   name: string;
@@ -40,7 +69,7 @@ export interface LayerInfo {
   kind: LayerKind;
   /** Output shape for the model's default input size, batch dimension as null: [null, h, w, c]. */
   outputShape: (number | null)[];
-  /** Names of the layers feeding this one. */
+  /** Names of the layers feeding this one ([] for the input layer). */
   inbound: string[];
   /** For conv/pool layers: geometry used by receptive-field arithmetic. */
   kernel?: [number, number];
@@ -58,7 +87,27 @@ export interface LayerInfo {
  */
 export type ReluBackward = 'normal' | 'deconvnet' | 'guided';
 
-export interface ForwardOptions {
+/**
+ * How conv input gradients are computed. 'auto' (default): with forward convolutions where the backend
+ * has no usable kernel (depthwise convs without DepthwiseConv2dNativeBackpropInput, every conv on a
+ * stock wasm backend, dilated convs); 'tfjs': tfjs's own gradient kernels (dilated convs still use
+ * forward convolutions, tfjs refuses them); 'forward-conv': always forward convolutions.
+ */
+export type ConvGradientMode = 'auto' | 'forward-conv' | 'tfjs';
+
+/** How the graph executor runs; defaults for a model, each overridable per forward call. */
+export interface ExecutorOptions {
+  /**
+   * Run conv [-> batch norm] [-> relu] chains as one fused tfjs kernel when no gradient is being
+   * recorded and no override is set (default true). Outputs agree with the layer-by-layer path to
+   * float rounding; false is for comparing against it.
+   */
+  fusedInference?: boolean;
+  /** How conv input gradients are computed (default 'auto'). */
+  convGradient?: ConvGradientMode;
+}
+
+export interface ForwardOptions extends ExecutorOptions {
   /** Layer names or aliases to return. The graph is evaluated only as far as these need. */
   outputs: string[];
   relu?: ReluBackward;
@@ -105,7 +154,10 @@ export interface ConvNet {
   preprocess(images: Tensor): Tensor4D;
   /** Inverse of preprocess: network input space -> RGB 0..255 (unclipped). */
   deprocess(x: Tensor4D): Tensor4D;
-  /** Canonical layer name for a name or alias; throws a ConvlabError listing valid names if unknown. */
+  /**
+   * Canonical layer name for a name, an alias, or a role written '@early', '@mid', '@late',
+   * '@last-conv'; throws a ConvlabError listing valid names if unknown.
+   */
   resolveLayer(nameOrAlias: string): string;
   layer(nameOrAlias: string): LayerInfo;
   /**
@@ -118,6 +170,15 @@ export interface ConvNet {
   taps(names: string[], options?: Omit<ForwardOptions, 'outputs'>): (images: Tensor) => Record<string, Tensor>;
   /** Output shape [h, w, c] of a layer for a given input size. */
   outputShapeFor(nameOrAlias: string, inputSize: [number, number]): number[];
+  /**
+   * timm-style feature info for every layer: channels, reduction, receptive field, output shape at
+   * `inputSize` (default: the model's inputSize), kind, and the roles of the role layers.
+   */
+  featureInfo(inputSize?: [number, number]): FeatureInfo[];
+  /** The layer playing a role (early, mid, late, last-conv); `resolveLayer('@late')` accepts roles too. */
+  layerForRole(role: LayerRole): string;
+  /** Every role with its layer. */
+  layerRoles(): Record<LayerRole, string>;
   /** Free weights. */
   dispose(): void;
 }
@@ -135,6 +196,8 @@ export interface LoadModelOptions {
   upTo?: string;
   /** Keep the classifier head when the weights have one (default true). */
   includeHead?: boolean;
+  /** Executor defaults for this model (fusion on/off, conv gradient mode); each forward call may override them. */
+  executor?: ExecutorOptions;
   /** For 'custom' models: how images map to the network's input (default 'tf', i.e. [-1, 1]). */
   preprocessing?: 'caffe' | 'tf' | 'torch' | 'unit' | 'none' | import('./convnet.js').Preprocessing;
 }

@@ -94,7 +94,7 @@ export async function loadVgg(depth: VggDepth, options: LoadModelOptions = {}): 
     weights,
     aliases,
     minInputSize: VGG_MIN_INPUT,
-  });
+  }, options.executor);
 }
 
 export function vggEntry(depth: VggDepth): ModelEntry {

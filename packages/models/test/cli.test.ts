@@ -43,6 +43,7 @@ test.serial('info prints layers, output shapes for a size, and aliases', async (
   const conv = lines.find((l) => l.startsWith('block4_conv2'))!;
   t.regex(conv, /Conv2D\s+\[8, 12, 512\]\s+k3x3 s1x1 same\s+relu\s+conv4_2, relu4_2/);
   t.regex(lines.find((l) => l.startsWith('block5_pool'))!, /\[2, 3, 512\].*pool5/);
+  t.is(lines[lines.length - 2], "roles (layer '@<role>'): early block3_conv4 (/4, rf 48 px, 256 ch); mid block4_conv4 (/8, rf 116 px, 512 ch); late block5_conv4 (/16, rf 252 px, 512 ch); last-conv block5_conv4 (/16, rf 252 px, 512 ch)");
   t.is(lines[lines.length - 1], '22 layers, 20,024,384 parameters');
 });
 

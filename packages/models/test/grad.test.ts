@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { initEngine, tf } from '@convlab/core';
-import { conv2d, depthwiseConv2d, loadModel, reluLike, setConvGradientMode, createConvNet } from '../src/index.js';
+import { conv2d, depthwiseConv2d, loadModel, reluLike, createConvNet, type ConvGradientMode } from '../src/index.js';
 import { relDiff, grad4 } from './helpers.js';
 
 type Tensor = ReturnType<typeof tf.tensor>;
@@ -39,21 +39,18 @@ test.serial('forward-conv input gradients equal tfjs autodiff (conv, depthwise, 
           [depthwiseConv2d, tf.randomNormal([k, k, 3, 1], 0, 1, 'float32', 3)],
           [depthwiseConv2d, tf.randomNormal([k, k, 3, 2], 0, 1, 'float32', 4)],
         ] as const) {
-          const loss = (kernel: Tensor4D, dil: number) => (input: Tensor) => {
-            const y = op(input as Tensor4D, kernel, [s, s], pad, [dil, dil]);
+          const loss = (kernel: Tensor4D, dil: number, mode: ConvGradientMode) => (input: Tensor) => {
+            const y = op(input as Tensor4D, kernel, [s, s], pad, [dil, dil], mode);
             return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, 'float32', 9)));
           };
-          setConvGradientMode('tfjs');
-          const ref = tf.grad(loss(dilateKernel(w as Tensor4D, d), 1))(x);
-          setConvGradientMode('forward-conv');
-          const ours = tf.grad(loss(w as Tensor4D, d))(x);
+          const ref = tf.grad(loss(dilateKernel(w as Tensor4D, d), 1, 'tfjs'))(x);
+          const ours = tf.grad(loss(w as Tensor4D, d, 'forward-conv'))(x);
           const diff = relDiff(ours, ref);
           t.true(diff < 1e-5, `${op.name} h=${h} k=${k} s=${s} ${pad} d=${d} m=${w.shape[3]}: ${diff}`);
         }
       });
     }
   } finally {
-    setConvGradientMode('auto');
     await tf.setBackend('wasm');
   }
 });
@@ -65,18 +62,17 @@ test.serial('mobilenet_v2 and inception_v3 input gradients on wasm equal cpu aut
   ] as const) {
     const net = await loadModel(name);
     const x = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 11) as Tensor4D;
-    const f = (input: Tensor4D) => tf.sum(tf.square(net.forward(input, { outputs: [layer] })[layer]));
-    const g = grad4(f)(x);
+    const f = (input: Tensor4D, convGradient?: ConvGradientMode) =>
+      tf.sum(tf.square(net.forward(input, { outputs: [layer], convGradient })[layer]));
+    const g = grad4((input) => f(input))(x);
     await tf.setBackend('cpu');
-    setConvGradientMode('tfjs');
     try {
-      const ref = grad4(f)(x);
+      const ref = grad4((input) => f(input, 'tfjs'))(x);
       const d = relDiff(g, ref);
       t.true(d < 1e-4, `${name}: relative difference to cpu autodiff ${d}`);
       t.true(tf.norm(ref).dataSync()[0] > 0);
       ref.dispose();
     } finally {
-      setConvGradientMode('auto');
       await tf.setBackend('wasm');
     }
     tf.dispose([x, g]);

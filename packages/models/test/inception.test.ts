@@ -70,3 +70,14 @@ test('trunk features of two crops of one photo are closer than those of two phot
   t.true(same > different + 0.05, `same ${same} vs different ${different}`);
   tf.dispose([a, b, c, ...pooled]);
 });
+
+test('feature info and layer roles (early activation_5, mid mixed2, late mixed7, last-conv mixed10)', (t) => {
+  t.deepEqual(net.layerRoles(), { early: 'activation_5', mid: 'mixed2', late: 'mixed7', 'last-conv': 'mixed10' });
+  const blocks = net.featureInfo().filter((f) => f.blockOutput);
+  t.deepEqual(
+    blocks.filter((f) => f.name.startsWith('mixed')).map((f) => f.name),
+    Array.from({ length: 11 }, (_, i) => `mixed${i}`),
+  );
+  t.like(blocks.find((f) => f.name === 'mixed10'), { channels: 2048, reduction: 32, receptiveField: [1311, 1311], outputShape: [8, 8, 2048] });
+  t.like(blocks.find((f) => f.name === 'mixed7'), { channels: 768, reduction: 16, outputShape: [17, 17, 768], roles: ['late'] });
+});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ConvlabError, initEngine, tf } from '@convlab/core';
-import { loadModel, setFusedInference, type ConvNet } from '../src/index.js';
+import { loadModel, type ConvNet } from '../src/index.js';
 import { cosine, cropResized, photo, relDiff, grad4 } from './helpers.js';
 
 type Tensor4D = ReturnType<typeof tf.tensor4d>;
@@ -159,13 +159,28 @@ test('fused conv+BN+relu inference equals the layer-by-layer path', (t) => {
   tf.tidy(() => {
     const x = tf.randomUniform([1, 128, 96, 3], 0, 1, 'float32', 8) as Tensor4D;
     const fused = net.forward(x, { outputs: ['features', 'block_5_add'] });
-    setFusedInference(false);
-    try {
-      const plain = net.forward(x, { outputs: ['features', 'block_5_add'] });
-      t.true(relDiff(fused.features, plain.features) < 1e-5);
-      t.true(relDiff(fused.block_5_add, plain.block_5_add) < 1e-5);
-    } finally {
-      setFusedInference(true);
-    }
+    const plain = net.forward(x, { outputs: ['features', 'block_5_add'], fusedInference: false });
+    t.true(relDiff(fused.features, plain.features) < 1e-5);
+    t.true(relDiff(fused.block_5_add, plain.block_5_add) < 1e-5);
   });
+});
+
+test('feature info and layer roles (early block_3, mid block_6, late block_13, last-conv out_relu)', (t) => {
+  t.deepEqual(net.layerRoles(), { early: 'block_3_expand_relu', mid: 'block_6_expand_relu', late: 'block_13_expand_relu', 'last-conv': 'out_relu' });
+  t.is(net.resolveLayer('@last-conv'), 'out_relu');
+  const info = net.featureInfo();
+  t.is(info.length, net.layers.length);
+  t.deepEqual(net.layers[0].inbound, [], 'the input layer is a source');
+  t.like(info.find((f) => f.name === 'out_relu'), { channels: 1280, reduction: 32, receptiveField: [491, 491], outputShape: [7, 7, 1280], blockOutput: true, roles: ['last-conv'] });
+  t.like(info.find((f) => f.name === 'block_2_add'), { channels: 24, reduction: 4, blockOutput: true });
+  // Inside a residual block nothing is a block output (the skip connection bypasses it).
+  t.like(info.find((f) => f.name === 'block_2_expand_relu'), { reduction: 4, blockOutput: false });
+  t.deepEqual(
+    [...new Set(info.filter((f) => f.blockOutput).map((f) => f.reduction))],
+    [2, 4, 8, 16, 32],
+  );
+  // At another size the trunk is described and the head, which needs the native size, is not.
+  const small = net.featureInfo([160, 128]);
+  t.like(small.find((f) => f.name === 'out_relu'), { reduction: 32, outputShape: [5, 4, 1280] });
+  t.is(small.find((f) => f.name === 'dense_3')?.outputShape, null);
 });

@@ -55,6 +55,19 @@ test('VGG16/VGG19 have the Keras applications layer names and shapes', (t) => {
   }
 });
 
+test('VGG19 feature info and layer roles (random weights)', async (t) => {
+  const net = await loadVgg(19, { weights: 'random', seed: 1 });
+  try {
+    t.deepEqual(net.layerRoles(), { early: 'block3_conv4', mid: 'block4_conv4', late: 'block5_conv4', 'last-conv': 'block5_conv4' });
+    const info = net.featureInfo();
+    t.like(info.find((f) => f.name === 'block5_conv4'), { aliases: ['conv5_4', 'relu5_4'], channels: 512, reduction: 16, receptiveField: [252, 252], outputShape: [14, 14, 512] });
+    t.like(info.find((f) => f.name === 'block5_pool'), { reduction: 32, receptiveField: [268, 268], blockOutput: true, roles: [] });
+    t.deepEqual(info.filter((f) => f.blockOutput).length, 21, 'a plain chain: every conv and pool');
+  } finally {
+    net.dispose();
+  }
+});
+
 test('aliases: conv/relu name the fused conv output, pool names the pooling', (t) => {
   const aliases = vggAliases(19);
   t.is(aliases.conv4_2, 'block4_conv2');
