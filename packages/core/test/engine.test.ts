@@ -85,3 +85,18 @@ test.serial('the summary line is printed to stderr unless log is false', async (
   }
   t.deepEqual(lines, [`${engineInfo()!.summary}\n`]);
 });
+
+test.serial("cpu and wasm come up with @convlab/native's parity kernels: the 'same' average-pool gradient divides by the valid inputs", async (t) => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const info = await initEngine({ backend, log: false });
+    t.regex(info.detail, /parity kernels/, `${backend}: ${info.detail}`);
+    const attrs = { filterSize: 3, strides: 1, pad: 'same' };
+    const g = tf.engine().runKernel('AvgPoolGrad', { dy: tf.ones([1, 3, 3, 1]), input: tf.ones([1, 3, 3, 1]) }, attrs) as tf.Tensor;
+    // The corner input is in 4 windows with 4, 6, 6 and 9 valid inputs (tfjs's own kernels give 4/9).
+    t.true(Math.abs(g.dataSync()[0] - (1 / 4 + 1 / 6 + 1 / 6 + 1 / 9)) < 1e-6, `${backend}: corner gradient ${g.dataSync()[0]}`);
+    // A window whose maximum is negative still routes its gradient to it (tfjs-backend-wasm's own kernel did not).
+    const x = tf.tensor4d([-3, -1, -2, -4], [1, 2, 2, 1]);
+    const m = tf.engine().runKernel('MaxPoolGrad', { dy: tf.ones([1, 1, 1, 1]), input: x, output: tf.maxPool(x, 2, 2, 'valid') }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+    t.deepEqual(Array.from(m.dataSync()), [0, 1, 0, 0], `${backend}: max-pool gradient`);
+  }
+});

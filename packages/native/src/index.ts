@@ -9,11 +9,16 @@ import { NATIVE_IMPLS } from './cpu-kernels.js';
 import type { KernelArgs } from './cpu-kernels.js';
 import { installRelu6Grad, uninstallRelu6Grad } from './grad-overrides.js';
 import { kernelStats, replaceKernel, restoreKernels } from './install.js';
+import { installCpuParityKernels } from './parity-kernels.js';
 
 export type { AddonInfo } from './addon.js';
 export type { KernelStats } from './install.js';
 export { resetKernelStats } from './install.js';
 export { installWasmKernels, uninstallWasmKernels, wasmKernelStats, WASM_KERNELS } from './wasm-kernels.js';
+export {
+  installCpuParityKernels, uninstallCpuParityKernels, cpuParityKernelNames, cpuParityKernelStats, PARITY_KERNELS,
+} from './parity-kernels.js';
+export { installGradientFixes, uninstallGradientFixes, gradientFixesInstalled, BROADCAST_GRAD_FIXES } from './grad-fixes.js';
 
 /** Kernel names replaced on the cpu backend. */
 export const NATIVE_KERNELS: readonly string[] = Object.keys(NATIVE_IMPLS);
@@ -31,13 +36,15 @@ export function addonInfo(): AddonInfo | undefined {
 
 /**
  * Register the oneDNN kernels on tfjs's 'cpu' backend (the originals stay as fallback), and a one-pass
- * Relu6 gradient used while the cpu backend is active (grad-overrides.ts). Throws an
+ * Relu6 gradient used while the cpu backend is active (grad-overrides.ts). The cpu parity kernels
+ * (parity-kernels.ts) go in first, so a call oneDNN does not take falls back to a correct kernel. Throws an
  * Error saying why when the addon is unavailable. OMP_NUM_THREADS sets the thread count (default:
  * all cores).
  */
 export async function installNativeKernels(): Promise<{ detail: string }> {
   const addon = loadAddon();
   if (!addon) throw new Error(addonError() ?? 'addon unavailable');
+  installCpuParityKernels();
   for (const [name, impl] of Object.entries(NATIVE_IMPLS)) {
     replaceKernel('cpu', name, (args) => impl(args as unknown as KernelArgs, addon));
   }
@@ -48,7 +55,8 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
 
 /**
  * Put the original cpu kernels back, all or only the named ones (tests and benchmarks compare against
- * them); 'Relu6Grad' names the one-pass Relu6 gradient (grad-overrides.ts).
+ * them); 'Relu6Grad' names the one-pass Relu6 gradient (grad-overrides.ts). The cpu parity kernels
+ * stay (uninstallCpuParityKernels removes them).
  */
 export function uninstallNativeKernels(names?: readonly string[]): void {
   restoreKernels('cpu', names);

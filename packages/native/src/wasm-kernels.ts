@@ -9,11 +9,20 @@
  * - UnsortedSegmentSum (missing on wasm): the gradient of embedding lookups (tf.gather).
  * - BatchMatMul with a transposed operand: an explicit Transpose, then the fast untransposed product
  *   (wasm's transposed path is about 10x slower; Gram matrices hit it).
- * All of them are registered as kernels, so every caller (tf.grad, tfjs-layers) benefits.
+ * - MaxPoolGrad and AvgPoolGrad with TensorFlow's semantics (pool-grad-kernels.ts): wasm's own send
+ *   the gradient of windows whose maximum is <= 0 to the wrong input, break ties to the last maximum,
+ *   and divide by the full window at 'same'-padded borders.
+ * - Sum and Mean with a float64 accumulator (reduce-kernels.ts): wasm's float32 running sums lose
+ *   small terms of long sums (2e-4 relative error on a Gram matrix's sum of squares).
+ * All of them are registered as kernels, so every caller (tf.grad, tfjs-layers) benefits. Installing
+ * them also installs the broadcast gradient fixes of grad-fixes.ts.
  */
 import { backend_util, getKernel } from '@tensorflow/tfjs-core';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { installGradientFixes } from './grad-fixes.js';
 import { addKernel, kernelStats, replaceKernel, restoreKernels } from './install.js';
+import { wasmAvgPoolGrad, wasmMaxPoolGrad } from './pool-grad-kernels.js';
+import { wasmReduce } from './reduce-kernels.js';
 
 /** The part of tfjs's BackendWasm used here. */
 interface WasmBackendLike {
@@ -34,7 +43,8 @@ type Shape4 = [number, number, number, number];
 
 export const WASM_KERNELS: readonly string[] = [
   'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'BatchMatMul', 'UnsortedSegmentSum',
+  'DepthwiseConv2dNativeBackpropFilter', 'BatchMatMul', 'UnsortedSegmentSum', 'MaxPoolGrad', 'AvgPoolGrad',
+  'Sum', 'Mean',
 ];
 
 function run(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
@@ -305,7 +315,8 @@ const installedOriginal = new Map<string, KernelFunc>();
 
 /**
  * Register the wasm work-around kernels (call after the wasm backend is registered). Kernels wasm
- * lacks are added; Conv2DBackpropInput and BatchMatMul keep wasm's own as fallback.
+ * lacks are added; Conv2DBackpropInput, BatchMatMul, the pool gradients, Sum and Mean keep wasm's
+ * own as fallback (non-float32 inputs).
  */
 export async function installWasmKernels(): Promise<{ detail: string }> {
   const matmul = getKernel('BatchMatMul', 'wasm');
@@ -314,17 +325,26 @@ export async function installWasmKernels(): Promise<{ detail: string }> {
   if (!installedOriginal.has('BatchMatMul')) installedOriginal.set('BatchMatMul', matmul.kernelFunc);
   replaceKernel('wasm', 'BatchMatMul', (a) => batchMatMul(a as unknown as Args));
   replaceKernel('wasm', 'Conv2DBackpropInput', (a) => conv2dBackpropInput(a as unknown as Args));
+  replaceKernel('wasm', 'MaxPoolGrad', (a) => wasmMaxPoolGrad(a as unknown as Args));
+  replaceKernel('wasm', 'AvgPoolGrad', (a) => wasmAvgPoolGrad(a as unknown as Args));
+  replaceKernel('wasm', 'Sum', (a) => wasmReduce(a as unknown as Args, false));
+  replaceKernel('wasm', 'Mean', (a) => wasmReduce(a as unknown as Args, true));
   addKernel('wasm', 'Conv2DBackpropFilter', (a) => conv2dBackpropFilter(a as unknown as Args));
   addKernel('wasm', 'DepthwiseConv2dNativeBackpropInput', (a) => depthwiseBackpropInput(a as unknown as Args));
   addKernel('wasm', 'DepthwiseConv2dNativeBackpropFilter', (a) => depthwiseBackpropFilter(a as unknown as Args));
   if (!getKernel('UnsortedSegmentSum', 'wasm')) addKernel('wasm', 'UnsortedSegmentSum', (a) => unsortedSegmentSum(a as unknown as Args));
-  return { detail: 'convlab conv-gradient kernels' };
+  installGradientFixes();
+  return { detail: 'convlab conv-gradient kernels; parity kernels: TF pool gradients, float64 sums, broadcast gradients' };
 }
 
-/** Restore wasm's own kernels (tests compare against them). Added kernels stay registered. */
-export function uninstallWasmKernels(): void {
-  restoreKernels('wasm');
-  installedOriginal.clear();
+/**
+ * Restore wasm's own kernels, all or the named ones (tests and tools/experiments/backend-parity.ts
+ * compare against them; the pool gradients then have wasm's own errors again). Added kernels stay
+ * registered.
+ */
+export function uninstallWasmKernels(names?: readonly string[]): void {
+  restoreKernels('wasm', names);
+  if (!names || names.includes('BatchMatMul')) installedOriginal.clear();
 }
 
 export function wasmKernelStats(): ReturnType<typeof kernelStats> {
