@@ -56,10 +56,18 @@ function repeatsTrigram(tokens: number[], next: number): boolean {
  * Standard beam search: keep the beamSize best partial captions; a candidate ending in <end> is finished;
  * stop once beamSize captions are finished or maxLength is reached. Returns finished hypotheses, best first.
  */
+/** Library callers get a RangeError instead of an empty caption (beam 0, max length 0) or a NaN score. */
+function checkDecoding(k: number, maxLength: number, alpha = 0): void {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`beam search: beamSize must be an integer >= 1, got ${k}`);
+  if (!(Number.isInteger(maxLength) && maxLength >= 1)) throw new RangeError(`decoding: maxLength must be an integer >= 1, got ${maxLength}`);
+  if (!(Number.isFinite(alpha) && alpha >= 0)) throw new RangeError(`beam search: lengthPenalty must be a number >= 0, got ${alpha}`);
+}
+
 export function beamSearch<S>(model: SequenceModel<S>, initial: S, options: BeamOptions = {}): Hypothesis[] {
   const k = options.beamSize ?? 3;
   const maxLength = options.maxLength ?? 20;
   const alpha = options.lengthPenalty ?? 0;
+  checkDecoding(k, maxLength, alpha);
   const startId = options.startId ?? START_ID;
   const endId = options.endId ?? END_ID;
   const norm = (logprob: number, length: number) => (alpha === 0 ? logprob : logprob / Math.pow(length, alpha));
@@ -122,6 +130,7 @@ export function beamSearch<S>(model: SequenceModel<S>, initial: S, options: Beam
 /** Greedy decoding of many rows at once: argmax at each step until every row has emitted <end>. */
 export function greedyDecode<S>(model: SequenceModel<S>, initial: S, rows: number, options: { maxLength?: number; startId?: number; endId?: number } = {}): number[][] {
   const maxLength = options.maxLength ?? 20;
+  checkDecoding(1, maxLength);
   const endId = options.endId ?? END_ID;
   const out: number[][] = Array.from({ length: rows }, () => []);
   const done = new Array<boolean>(rows).fill(false);

@@ -2,9 +2,12 @@
  * Image encoders and the on-disk feature cache. The encoder is frozen, so features are computed once per
  * image: a pooled vector (Show and Tell) and optionally the spatial grid (Show, Attend and Tell).
  *
- * Cache layout (<dir>/): index.json {spec, images, pooledDim, gridShape, done}, pooled.f32 (done x pooledDim
- * float32), grid.f16 (done x h*w*c float16). Batches are appended and `done` is advanced atomically after
- * the data is on disk, so an interrupted run resumes where it stopped.
+ * Cache layout (<dir>/): index.json {spec, images, pooledDim, gridShape, done, failed}, pooled.f32 (done x
+ * pooledDim float32), grid.f16 (done x h*w*c float16). Batches are appended and `done` is advanced atomically
+ * after the data is on disk, so an interrupted run resumes where it stopped. Images that cannot be read are
+ * listed in `failed` (name -> reason) with zero rows, skipped by training and evaluation, retried by a rerun.
+ *
+ * Every image reaches an encoder through loadEncoderImage (below): extract, eval and predict share it.
  */
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +91,7 @@ export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtrac
   const [h, w, c] = net.outputShapeFor(layer, spec.inputSize) as [number, number, number];
   const k = spec.gridPool ?? 1;
   if (!Number.isInteger(k) || k < 1 || k > Math.min(h, w)) {
-    throw new ConvlabError(`encoder: gridPool ${k} does not fit ${spec.layer}'s ${h}x${w} grid`, { hint: `use an integer from 1 to ${Math.min(h, w)}` });
+    throw new ConvlabError(`encoder: gridPool ${k} does not fit ${spec.layer}'s ${h}x${w} grid`, { hint: `use an integer from 1 to ${Math.min(h, w)} (--grid-pool)` });
   }
   const pooledLayers = (spec.pooledLayers ?? [spec.layer]).map((l) => net.resolveLayer(l));
   if (pooledLayers.length > 1 && spec.pool === 'flatten') {
@@ -165,7 +168,32 @@ export function encoderId(spec: EncoderSpec): string {
   return [spec.type, spec.model ?? `seed${spec.seed ?? 7}`, spec.layer, spec.inputSize.join('x'), spec.pool, ...(spec.gridPool && spec.gridPool > 1 ? [`grid${spec.gridPool}`] : [])].join('-');
 }
 
-interface CacheIndex {
+/**
+ * The one image pipeline of every encoder: an image file -> RGB at spec.inputSize, decoded by sharp with
+ * EXIF orientation applied and alpha flattened onto white, then squashed to the input size in the same
+ * sharp pipeline (fit: fill, lanczos3; for JPEGs sharp may shrink on load, so a decode followed by a second
+ * resize gives other pixels). `extract` (and so `eval` and training, which read its cache) and `predict`
+ * all load images through this function, so predict's caption of an image is the caption eval scored.
+ */
+export async function loadEncoderImage(path: string, spec: EncoderSpec): Promise<RgbImage> {
+  return loadImage(path, { size: { width: spec.inputSize[1], height: spec.inputSize[0] } });
+}
+
+/**
+ * Features as the cache stores them: the grid goes through float16 (grid.f16), the pooled vector stays
+ * float32. `predict` applies this to its freshly computed features so they equal the cache's rows exactly.
+ */
+export function asCached(f: Features): Features {
+  return { pooled: f.pooled, grid: fromFloat16(toFloat16(f.grid)) };
+}
+
+/** Image file(s) -> features exactly as `extract` caches them (the one pipeline, batched). */
+export async function encodeImageFiles(extractor: FeatureExtractor, paths: string[]): Promise<Features> {
+  const images = await Promise.all(paths.map((p) => loadEncoderImage(p, extractor.spec)));
+  return asCached(await extractor.extract(images));
+}
+
+export interface CacheIndex {
   format: 'convlab-caption-features/1';
   spec: EncoderSpec;
   images: string[];
@@ -174,6 +202,12 @@ interface CacheIndex {
   withGrid: boolean;
   done: number;
   seconds: number;
+  /**
+   * Images that could not be read (truncated, corrupt, missing) -> the reason. Their rows hold zeros and
+   * are left out of the cache's `row` map, so training and evaluation skip them; `extract` retries them
+   * when run again.
+   */
+  failed?: Record<string, string>;
 }
 
 export interface FeatureCache {
@@ -185,7 +219,10 @@ export interface FeatureCache {
   pooled: Float32Array;
   /** [n * h*w*c] or undefined if the grid was not stored. */
   grid?: Float32Array;
+  /** Image name -> row, for the images whose features were computed (failed images are not in it). */
   row: Map<string, number>;
+  /** Images whose extraction failed -> the reason (see CacheIndex.failed). */
+  failed: Map<string, string>;
 }
 
 export interface ExtractOptions {
@@ -193,56 +230,166 @@ export interface ExtractOptions {
   withGrid?: boolean;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Called for each image that cannot be read (a ConvlabError: missing, truncated, corrupt, too large). The
+   * image is recorded in the index as failed, its row is zeros, and extraction goes on with the others.
+   */
+  onFailure?: (image: string, path: string, error: ConvlabError) => void;
   signal?: AbortSignal;
+}
+
+export interface ExtractResult {
+  /** Images processed so far (including failed ones), of `images.length`. */
+  done: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** Every image recorded as failed in the cache after this run (earlier runs' failures included). */
+  failed: { image: string; reason: string }[];
+  /** Images that failed in an earlier run and were read successfully this time. */
+  recovered: string[];
+  /** The folder held a cache made with other settings or images, which was started over. */
+  replaced: boolean;
+}
+
+/** The cache's index.json, checked; a ConvlabError naming the folder if there is none or it is damaged. */
+export function readCacheIndex(dir: string): CacheIndex {
+  const indexPath = join(dir, 'index.json');
+  if (!existsSync(indexPath)) {
+    throw new ConvlabError(`no feature cache in ${dir}`, { hint: 'run `convlab-caption extract` first' });
+  }
+  let index: CacheIndex;
+  try {
+    index = JSON.parse(readFileSync(indexPath, 'utf8')) as CacheIndex;
+  } catch (err) {
+    throw new ConvlabError(`feature cache index ${indexPath} is not valid JSON (${(err as Error).message})`, { hint: 'delete the cache folder and extract again', cause: err });
+  }
+  if (index?.format !== 'convlab-caption-features/1' || !Array.isArray(index.images) || !index.spec || !Array.isArray(index.gridShape)) {
+    throw new ConvlabError(`${indexPath} is not a convlab caption feature cache index`, { hint: 'pass the folder `convlab-caption extract --features` wrote' });
+  }
+  return index;
+}
+
+function rethrowUnlessUserError(err: unknown): ConvlabError {
+  if (err instanceof ConvlabError) return err;
+  throw err;
 }
 
 /**
  * Compute features for `paths` (keys = the names in `images`) into `dir`, resuming a previous run with the
- * same encoder and image list. Unreadable images raise a ConvlabError naming the file.
+ * same encoder and image list. An image that cannot be read is recorded as failed (see CacheIndex.failed)
+ * and reported through `onFailure`; the others complete. Images that failed in an earlier run are tried
+ * again first. Stops between batches when `signal` is aborted: every finished batch is on disk and
+ * recorded, so running it again resumes.
  */
-export async function extractToCache(dir: string, extractor: FeatureExtractor, images: string[], paths: string[], options: ExtractOptions = {}): Promise<{ done: number; seconds: number; imagesPerSecond: number }> {
+export async function extractToCache(dir: string, extractor: FeatureExtractor, images: string[], paths: string[], options: ExtractOptions = {}): Promise<ExtractResult> {
   mkdirSync(dir, { recursive: true });
   const withGrid = options.withGrid ?? false;
   const batchSize = options.batchSize ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`extractToCache: batchSize must be an integer >= 1, got ${batchSize}`);
+  if (images.length !== paths.length) throw new RangeError(`extractToCache: ${images.length} image names but ${paths.length} paths`);
   const [gh, gw, gc] = extractor.gridShape;
   const gridSize = gh * gw * gc;
+  const pooledDim = extractor.pooledDim;
   const indexPath = join(dir, 'index.json');
   let index: CacheIndex = {
     format: 'convlab-caption-features/1',
     spec: extractor.spec,
     images,
-    pooledDim: extractor.pooledDim,
+    pooledDim,
     gridShape: extractor.gridShape,
     withGrid,
     done: 0,
     seconds: 0,
+    failed: {},
   };
+  let replaced = false;
   if (existsSync(indexPath)) {
-    const old = JSON.parse(readFileSync(indexPath, 'utf8')) as CacheIndex;
-    const same = JSON.stringify(old.spec) === JSON.stringify(extractor.spec) && old.images.length === images.length && old.images.every((x, i) => x === images[i]) && old.withGrid === withGrid;
-    if (same) index = old;
+    let old: CacheIndex | undefined;
+    try {
+      old = JSON.parse(readFileSync(indexPath, 'utf8')) as CacheIndex;
+    } catch {
+      old = undefined; // a damaged index: start over
+    }
+    const same =
+      !!old &&
+      JSON.stringify(old.spec) === JSON.stringify(extractor.spec) &&
+      Array.isArray(old.images) &&
+      old.images.length === images.length &&
+      old.images.every((x, i) => x === images[i]) &&
+      old.withGrid === withGrid;
+    if (same) index = { ...old!, failed: { ...(old!.failed ?? {}) } };
+    else replaced = true;
   }
   const pooledFd = openSync(join(dir, 'pooled.f32'), existsSync(join(dir, 'pooled.f32')) ? 'r+' : 'w+');
   const gridFd = withGrid ? openSync(join(dir, 'grid.f16'), existsSync(join(dir, 'grid.f16')) ? 'r+' : 'w+') : -1;
   // Drop anything written after the last recorded batch.
-  ftruncateSync(pooledFd, index.done * extractor.pooledDim * 4);
+  ftruncateSync(pooledFd, index.done * pooledDim * 4);
   if (withGrid) ftruncateSync(gridFd, index.done * gridSize * 2);
   const start = performance.now() - index.seconds * 1000;
   let sessionImages = 0;
   const sessionStart = performance.now();
+  const failed = index.failed!;
+  const recovered: string[] = [];
+  const rowOf = new Map(images.map((x, i) => [x, i]));
+  const writeRows = (first: number, pooled: Float32Array, grid?: Uint16Array) => {
+    writeSync(pooledFd, Buffer.from(pooled.buffer, pooled.byteOffset, pooled.byteLength), 0, undefined, first * pooledDim * 4);
+    if (withGrid && grid) writeSync(gridFd, Buffer.from(grid.buffer, grid.byteOffset, grid.byteLength), 0, undefined, first * gridSize * 2);
+  };
+  const fail = (i: number, err: ConvlabError) => {
+    failed[images[i]] = err.message.split('\n')[0];
+    options.onFailure?.(images[i], paths[i], err);
+  };
   try {
+    // Images that failed last time (and were fixed since?) go first: their rows are rewritten in place.
+    for (const name of Object.keys(failed)) {
+      if (options.signal?.aborted) break;
+      const i = rowOf.get(name);
+      if (i === undefined || i >= index.done) {
+        delete failed[name];
+        continue;
+      }
+      let image: RgbImage;
+      try {
+        image = await loadEncoderImage(paths[i], extractor.spec);
+      } catch (err) {
+        fail(i, rethrowUnlessUserError(err));
+        continue;
+      }
+      const f = await extractor.extract([image]);
+      writeRows(i, f.pooled, withGrid ? toFloat16(f.grid) : undefined);
+      delete failed[name];
+      recovered.push(name);
+      await writeJsonAtomic(indexPath, index);
+    }
     for (let i = index.done; i < images.length; i += batchSize) {
       if (options.signal?.aborted) break;
-      const batchPaths = paths.slice(i, i + batchSize);
-      const imgs = await Promise.all(batchPaths.map((p) => loadImage(p, { size: { width: extractor.spec.inputSize[1], height: extractor.spec.inputSize[0] } })));
-      const f = await extractor.extract(imgs);
-      writeSync(pooledFd, Buffer.from(f.pooled.buffer, f.pooled.byteOffset, f.pooled.byteLength), 0, undefined, index.done * extractor.pooledDim * 4);
-      if (withGrid) {
-        const half = toFloat16(f.grid);
-        writeSync(gridFd, Buffer.from(half.buffer, half.byteOffset, half.byteLength), 0, undefined, index.done * gridSize * 2);
+      const n = Math.min(batchSize, images.length - i);
+      const loaded = await Promise.all(
+        paths.slice(i, i + n).map((p) =>
+          loadEncoderImage(p, extractor.spec).then(
+            (image) => ({ image, error: undefined }),
+            (error: unknown) => ({ image: undefined, error: rethrowUnlessUserError(error) }),
+          ),
+        ),
+      );
+      const good = loaded.flatMap((l, j) => (l.image ? [j] : []));
+      // Rows of failed images stay zeros; the index lists them so nothing reads them as features.
+      const pooled = new Float32Array(n * pooledDim);
+      const grid = withGrid ? new Uint16Array(n * gridSize) : undefined;
+      if (good.length) {
+        const f = await extractor.extract(good.map((j) => loaded[j].image!));
+        const half = withGrid ? toFloat16(f.grid) : undefined;
+        good.forEach((j, k) => {
+          pooled.set(f.pooled.subarray(k * pooledDim, (k + 1) * pooledDim), j * pooledDim);
+          if (grid && half) grid.set(half.subarray(k * gridSize, (k + 1) * gridSize), j * gridSize);
+        });
       }
-      index.done += imgs.length;
-      sessionImages += imgs.length;
+      loaded.forEach((l, j) => {
+        if (l.error) fail(i + j, l.error);
+      });
+      writeRows(index.done, pooled, grid);
+      index.done += n;
+      sessionImages += n;
       index.seconds = (performance.now() - start) / 1000;
       await writeJsonAtomic(indexPath, index);
       options.onProgress?.(index.done, images.length);
@@ -252,28 +399,36 @@ export async function extractToCache(dir: string, extractor: FeatureExtractor, i
     if (withGrid) closeSync(gridFd);
   }
   const sessionSeconds = (performance.now() - sessionStart) / 1000;
-  return { done: index.done, seconds: index.seconds, imagesPerSecond: sessionImages / Math.max(sessionSeconds, 1e-9) };
+  return {
+    done: index.done,
+    seconds: index.seconds,
+    imagesPerSecond: sessionImages / Math.max(sessionSeconds, 1e-9),
+    failed: Object.entries(failed).map(([image, reason]) => ({ image, reason })),
+    recovered,
+    replaced,
+  };
 }
 
 export function loadFeatureCache(dir: string, options: { grid?: boolean } = {}): FeatureCache {
-  const indexPath = join(dir, 'index.json');
-  if (!existsSync(indexPath)) {
-    throw new ConvlabError(`no feature cache in ${dir}`, { hint: 'run `convlab-caption extract` first' });
-  }
-  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as CacheIndex;
+  const index = readCacheIndex(dir);
   if (index.done < index.images.length) {
     throw new ConvlabError(`feature cache ${dir} is incomplete (${index.done}/${index.images.length} images)`, { hint: 'run `convlab-caption extract` again to resume it' });
   }
-  const pooledBuf = readFileSync(join(dir, 'pooled.f32'));
+  const pooledPath = join(dir, 'pooled.f32');
+  if (!existsSync(pooledPath) || statSync(pooledPath).size < index.done * index.pooledDim * 4) {
+    throw new ConvlabError(`feature cache ${dir}: pooled.f32 is missing or truncated`, { hint: 'delete the cache folder and extract again' });
+  }
+  const pooledBuf = readFileSync(pooledPath);
   const pooled = new Float32Array(pooledBuf.buffer, pooledBuf.byteOffset, index.done * index.pooledDim).slice();
   let grid: Float32Array | undefined;
   if (options.grid) {
     if (!index.withGrid) throw new ConvlabError(`feature cache ${dir} has no spatial grid`, { hint: 'extract again with --grid for the attention decoder' });
     const [h, w, c] = index.gridShape;
     const n = index.done * h * w * c;
-    const fd = openSync(join(dir, 'grid.f16'), 'r');
+    const gridPath = join(dir, 'grid.f16');
+    if (!existsSync(gridPath) || statSync(gridPath).size < n * 2) throw new ConvlabError(`feature cache ${dir}: grid.f16 is missing or truncated`, { hint: 'delete the cache folder and extract again' });
+    const fd = openSync(gridPath, 'r');
     try {
-      if (statSync(join(dir, 'grid.f16')).size < n * 2) throw new ConvlabError(`feature cache ${dir}: grid.f16 is truncated`, { hint: 'delete the cache folder and extract again' });
       grid = new Float32Array(n);
       // Convert in chunks so the float16 copy never needs to be whole in memory.
       const chunk = 1 << 22;
@@ -287,6 +442,7 @@ export function loadFeatureCache(dir: string, options: { grid?: boolean } = {}):
       closeSync(fd);
     }
   }
+  const failed = new Map(Object.entries(index.failed ?? {}));
   return {
     spec: index.spec,
     images: index.images,
@@ -294,6 +450,7 @@ export function loadFeatureCache(dir: string, options: { grid?: boolean } = {}):
     gridShape: index.gridShape,
     pooled,
     grid,
-    row: new Map(index.images.map((x, i) => [x, i])),
+    row: new Map(index.images.flatMap((x, i) => (failed.has(x) ? [] : [[x, i] as [string, number]]))),
+    failed,
   };
 }

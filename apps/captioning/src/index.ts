@@ -17,3 +17,4 @@ export * from './predict.js';
 export * from './attention-maps.js';
 export { fusedLstmCell, softmaxCrossEntropy } from './fused.js';
 export * from './scst.js';
+export * from './memory.js';

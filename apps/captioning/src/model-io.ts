@@ -123,14 +123,18 @@ async function replaceDir(dir: string, fill: (tmp: string) => Promise<void>): Pr
   rmSync(old, { recursive: true, force: true });
 }
 
-function readRequired(dir: string, file: string): Buffer {
+function requireFile(dir: string, file: string): string {
   const p = join(dir, file);
   if (!existsSync(p)) {
     throw new ConvlabError(`caption model folder ${dir} is missing ${file}`, {
       hint: 'a model folder needs config.json, vocab.json and weights.bin; pass --model <folder> or restore the shipped apps/captioning/pretrained',
     });
   }
-  return readFileSync(p);
+  return p;
+}
+
+function readRequired(dir: string, file: string): Buffer {
+  return readFileSync(requireFile(dir, file));
 }
 
 function parseJson(buf: Buffer, path: string): unknown {
@@ -138,6 +142,40 @@ function parseJson(buf: Buffer, path: string): unknown {
     return JSON.parse(buf.toString('utf8'));
   } catch (err) {
     throw new ConvlabError(`${path} is not valid JSON (${(err as Error).message})`, { hint: 'the model folder is damaged: restore or retrain it' });
+  }
+}
+
+/**
+ * A model folder's config.json and vocab.json, checked, without creating any tensor: what a CLI reads to
+ * validate flags and estimate memory before loading anything heavy. Ensembles give their first member's.
+ */
+export function readCaptionModelFiles(dir: string): { config: ModelConfig; vocab: Vocabulary; ensemble: boolean } {
+  if (!existsSync(dir)) {
+    throw new ConvlabError(`caption model folder not found: ${dir}`, { hint: 'pass --model <folder> (train one with `convlab-caption train`)' });
+  }
+  const config = parseJson(readRequired(dir, 'config.json'), join(dir, 'config.json')) as ModelConfig | EnsembleConfig;
+  if (config?.format === 'convlab-caption-ensemble/1') {
+    if (!Array.isArray(config.members) || !config.members.length) {
+      throw new ConvlabError(`${join(dir, 'config.json')} lists no ensemble members`, { hint: 'expected "members": ["member-1", ...]' });
+    }
+    const first = readCaptionModelFiles(join(dir, config.members[0]));
+    return { config: { ...first.config, decoding: config.decoding }, vocab: first.vocab, ensemble: true };
+  }
+  if (config?.format !== 'convlab-caption-model/1' || !config.decoder || !Array.isArray(config.weights)) {
+    throw new ConvlabError(`${join(dir, 'config.json')} is not a convlab caption model config`, { hint: 'expected "format": "convlab-caption-model/1"' });
+  }
+  const vocab = Vocabulary.fromJSON(parseJson(readRequired(dir, 'vocab.json'), join(dir, 'vocab.json')), join(dir, 'vocab.json'));
+  requireFile(dir, 'weights.bin');
+  return { config, vocab, ensemble: false };
+}
+
+/** Whether a folder holds a caption model or ensemble (config.json with a caption format), e.g. before replacing it. */
+export function isCaptionModelDir(dir: string): boolean {
+  try {
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { format?: string };
+    return config?.format === 'convlab-caption-model/1' || config?.format === 'convlab-caption-ensemble/1';
+  } catch {
+    return false;
   }
 }
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { ConvlabError, loadImage, resizeImage, tf } from '@convlab/core';
 import type { RgbImage } from '@convlab/core';
 import { loadCaptionModel, type CaptionModel } from './model-io.js';
-import { createExtractor, type FeatureExtractor } from './features.js';
+import { asCached, createExtractor, encodeImageFiles, type FeatureExtractor, type Features } from './features.js';
 import { beamSearch, decoderModel } from './beam-search.js';
 import { attentionStrip, type WordAttention } from './attention-maps.js';
 
@@ -53,6 +53,15 @@ export interface CaptionImagesOptions {
   /** Return per-word attention maps (attention decoders only) and, with `strips`, a rendered strip image. */
   attentionMaps?: boolean;
   strips?: boolean;
+  /** Stop between images once aborted (Ctrl-C, SIGTERM): the results finished so far are returned. */
+  signal?: AbortSignal;
+  /**
+   * Skip an image that cannot be read (missing, truncated, corrupt: a ConvlabError) and report it here,
+   * instead of throwing. Other errors still throw.
+   */
+  onFailure?: (path: string, error: ConvlabError) => void;
+  /** Each result as soon as it is ready (print it, write its strip), before the next image is read. */
+  onResult?: (result: CaptionResult) => void | Promise<void>;
 }
 
 export interface CaptionResult {
@@ -63,6 +72,8 @@ export interface CaptionResult {
   attention?: { grid: [number, number]; words: WordAttention[] };
   strip?: RgbImage;
 }
+
+type DecodeOptions = Omit<CaptionImagesOptions, 'images' | 'model' | 'signal' | 'onFailure' | 'onResult'>;
 
 export class Captioner {
   private constructor(
@@ -81,11 +92,39 @@ export class Captioner {
     return new Captioner(model, extractor);
   }
 
-  async caption(image: RgbImage, path: string, options: Omit<CaptionImagesOptions, 'images' | 'model'> = {}): Promise<CaptionResult> {
-    const { decoder, vocab, config } = this.model;
-    const [ih, iw] = config.encoder.inputSize;
+  /**
+   * An image file's features exactly as `extract` caches them: loadEncoderImage (the one image pipeline),
+   * the encoder, and the cache's float16 rounding of the grid.
+   */
+  async encode(path: string): Promise<Features> {
+    return encodeImageFiles(this.extractor, [path]);
+  }
+
+  /**
+   * Caption an image file. It goes through the same pipeline as `extract` (so as `eval`): the caption is the
+   * one eval scores for this image with the same model and decoding options. Attention strips are drawn on
+   * a display copy (longer side at most 1024 px), which the model never sees.
+   */
+  async captionFile(path: string, options: DecodeOptions = {}): Promise<CaptionResult> {
+    const feats = await this.encode(path);
+    const display = options.attentionMaps && options.strips ? await loadImage(path, { maxSide: 1024 }) : undefined;
+    return this.decode(feats, path, options, display);
+  }
+
+  /**
+   * Caption an image already in memory (e.g. a synthetic scene): squashed to the encoder's input size with
+   * resizeImage. For files use captionFile, which decodes and resizes in one step as `extract` does (a JPEG
+   * decoded first and resized afterwards gives slightly different pixels, and so sometimes another caption).
+   */
+  async caption(image: RgbImage, path: string, options: DecodeOptions = {}): Promise<CaptionResult> {
+    const [ih, iw] = this.model.config.encoder.inputSize;
     const resized = image.width === iw && image.height === ih ? image : await resizeImage(image, { width: iw, height: ih });
-    const feats = await this.extractor.extract([resized]);
+    const feats = asCached(await this.extractor.extract([resized]));
+    return this.decode(feats, path, options, image);
+  }
+
+  private async decode(feats: Features, path: string, options: DecodeOptions, display?: RgbImage): Promise<CaptionResult> {
+    const { decoder, vocab, config } = this.model;
     const attention = decoder.config.kind === 'show-attend-tell';
     const [gh, gw, gc] = this.extractor.gridShape;
     const input = attention ? tf.tensor3d(feats.grid, [1, gh * gw, gc]) : tf.tensor2d(feats.pooled, [1, feats.pooled.length]);
@@ -102,7 +141,7 @@ export class Captioner {
     if (options.attentionMaps && best.attention) {
       const wa = [...words, '<end>'].map((word, i) => ({ word, weights: best.attention![i] }));
       result.attention = { grid: [gh, gw], words: wa };
-      if (options.strips) result.strip = await attentionStrip(image, wa, [gh, gw], { title: result.caption });
+      if (options.strips && display) result.strip = await attentionStrip(display, wa, [gh, gw], { title: result.caption });
     }
     return result;
   }
@@ -113,14 +152,26 @@ export class Captioner {
   }
 }
 
-/** Caption image files with the shipped (or a given) model. */
+/**
+ * Caption image files with the shipped (or a given) model, one at a time through the one image pipeline
+ * (Captioner.captionFile). Throws on the first unreadable image unless `onFailure` is given.
+ */
 export async function captionImages(options: CaptionImagesOptions): Promise<CaptionResult[]> {
   const captioner = await Captioner.load(options.model);
   try {
     const out: CaptionResult[] = [];
     for (const path of options.images) {
-      const image = await loadImage(path, { maxSide: 1024 });
-      out.push(await captioner.caption(image, path, options));
+      if (options.signal?.aborted) break;
+      let result: CaptionResult;
+      try {
+        result = await captioner.captionFile(path, options);
+      } catch (err) {
+        if (!options.onFailure || !(err instanceof ConvlabError)) throw err;
+        options.onFailure(path, err);
+        continue;
+      }
+      out.push(result);
+      await options.onResult?.(result);
     }
     return out;
   } finally {

@@ -4,7 +4,11 @@
  * equivalent phrasings per scene ("a small red circle left of a large blue square" /
  * "a large blue square right of a small red circle"), so BLEU has two references as in real datasets.
  */
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createCanvas } from '@napi-rs/canvas';
+import { encodeImage } from '@convlab/core';
 import type { RgbImage } from '@convlab/core';
 import { rng } from './params.js';
 
@@ -88,4 +92,56 @@ export function generateScenes(count: number, options: { seed?: number; size?: n
     scenes.push({ image: renderScene([a, b], size), objects: [a, b], layout, captions: sceneCaptions(a, b, layout) });
   }
   return scenes;
+}
+
+export interface SyntheticDatasetOptions {
+  count: number;
+  seed?: number;
+  size?: number;
+  /** Image files as PNG (default, lossless) or JPEG (exercises the decoder path real photos take). */
+  format?: 'png' | 'jpg';
+  /** Stop once aborted: nothing is left in `out` (a partial dataset is not a result). */
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Write `count` scenes as a Karpathy-style dataset: <out>/images/scene_NNNNN.png and
+ * <out>/dataset_synthetic.json (80% train, 10% val, 10% test). Everything is written into a temporary
+ * folder beside the images and moved into place at the end, so `out` holds the old dataset or the whole
+ * new one, never a half-written one. Returns the JSON's path, or undefined if aborted.
+ */
+export async function writeSyntheticDataset(out: string, options: SyntheticDatasetOptions): Promise<string | undefined> {
+  const { count } = options;
+  const format = options.format ?? 'png';
+  const tmp = join(out, `.synth-${process.pid}-${Date.now()}.partial`);
+  const jsonPath = join(out, 'dataset_synthetic.json');
+  await mkdir(join(tmp, 'images'), { recursive: true });
+  try {
+    const scenes = generateScenes(count, { seed: options.seed ?? 1, size: options.size ?? 64 });
+    const images = [];
+    for (let i = 0; i < scenes.length; i++) {
+      if (options.signal?.aborted) {
+        await rm(tmp, { recursive: true, force: true });
+        return undefined;
+      }
+      const filename = `scene_${String(i).padStart(5, '0')}.${format}`;
+      await writeFile(join(tmp, 'images', filename), await encodeImage(scenes[i].image, format === 'png' ? 'png' : 'jpeg', 90));
+      const split = i < count * 0.8 ? 'train' : i < count * 0.9 ? 'val' : 'test';
+      images.push({ filename, split, sentences: scenes[i].captions.map((raw) => ({ raw, tokens: raw.split(' ') })) });
+      options.onProgress?.(i + 1, count);
+    }
+    await writeFile(join(tmp, 'dataset_synthetic.json'), JSON.stringify({ dataset: 'synthetic-shapes', images }, null, 2) + '\n');
+    // Swap in: the old images folder (if any) is moved aside first and deleted once the new one is in.
+    const old = `${tmp}.old`;
+    if (existsSync(join(out, 'images'))) await rename(join(out, 'images'), old);
+    await rename(join(tmp, 'images'), join(out, 'images'));
+    await rename(join(tmp, 'dataset_synthetic.json'), jsonPath);
+    await rm(old, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true });
+    return jsonPath;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
 }

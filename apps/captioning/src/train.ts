@@ -29,7 +29,7 @@ export interface TrainOptions {
   lrDecayEvery?: number;
   clipNorm?: number;
   seed?: number;
-  /** Stop after this many epochs without a better validation score. */
+  /** Stop after this many epochs without a better validation score; 0 never stops early. */
   patience?: number;
   /** Validation metric for model selection. */
   metric?: 'CIDEr-D' | 'BLEU-4';
@@ -52,7 +52,8 @@ export interface TrainOptions {
   pretrained?: boolean;
   /** For SCST `loss` is the mean sampled reward (CIDEr-D), which rises. */
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
-  onEpoch?: (entry: EpochLog) => void;
+  /** After each epoch's checkpoint is saved (awaited: save a run record here). */
+  onEpoch?: (entry: EpochLog) => unknown;
   signal?: AbortSignal;
 }
 
@@ -115,7 +116,38 @@ async function restoreOptimizer(optimizer: AdamOptimizer, decoder: CaptionDecode
   await optimizer.setWeights(list);
 }
 
-export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, options: TrainOptions): Promise<{ history: EpochLog[]; best?: MetricScores; bestEpoch: number; stoppedEarly: boolean }> {
+/** Ranges of the numeric options: a RangeError instead of a hang (batch 0) or an out-of-memory death. */
+function checkOptions(o: TrainOptions): void {
+  const check = (name: string, v: number | undefined, ok: (x: number) => boolean, want: string) => {
+    if (v !== undefined && !(Number.isFinite(v) && ok(v))) throw new RangeError(`trainDecoder: ${name} must be ${want}, got ${v}`);
+  };
+  const int = (x: number) => Number.isInteger(x);
+  check('epochs', o.epochs, (x) => int(x) && x >= 0, 'an integer >= 0');
+  check('batchSize', o.batchSize, (x) => int(x) && x >= 1, 'an integer >= 1');
+  check('learningRate', o.learningRate, (x) => x > 0, '> 0');
+  check('lrDecay', o.lrDecay, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  check('lrDecayEvery', o.lrDecayEvery, (x) => int(x) && x >= 1, 'an integer >= 1');
+  check('clipNorm', o.clipNorm, (x) => x > 0, '> 0');
+  check('patience', o.patience, (x) => int(x) && x >= 0, 'an integer >= 0');
+  check('maxLength', o.maxLength, (x) => int(x) && x >= 1, 'an integer >= 1');
+  check('valLimit', o.valLimit, (x) => int(x) && x >= 0, 'an integer >= 0');
+  check('scstSamples', o.scstSamples, (x) => int(x) && x >= 2, 'an integer >= 2 (the baseline is the mean of the other samples)');
+}
+
+export interface TrainResult {
+  history: EpochLog[];
+  best?: MetricScores;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  /**
+   * The signal stopped training. Every finished epoch is checkpointed (<outDir>/last, and <outDir>/best when it
+   * was the best); the interrupted epoch is not, and training the same way again resumes from <outDir>/last.
+   */
+  interrupted: boolean;
+}
+
+export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, options: TrainOptions): Promise<TrainResult> {
+  checkOptions(options);
   const batchSize = options.batchSize ?? 64;
   const metric = options.metric ?? 'CIDEr-D';
   const patience = options.patience ?? 4;
@@ -212,14 +244,14 @@ export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, opt
       await writeJsonAtomic(join(lastDir!, 'train-state.json'), state);
       await writeJsonAtomic(join(options.outDir, 'history.json'), state.history);
     }
-    options.onEpoch?.(entry);
-    if (epoch - state.bestEpoch >= patience) {
+    await options.onEpoch?.(entry);
+    if (patience > 0 && epoch - state.bestEpoch >= patience) {
       stoppedEarly = true;
       break;
     }
   }
   optimizer.dispose();
-  return { history: state.history, best, bestEpoch: state.bestEpoch, stoppedEarly };
+  return { history: state.history, best, bestEpoch: state.bestEpoch, stoppedEarly, interrupted: !!options.signal?.aborted && !stoppedEarly && state.epoch < options.epochs };
 }
 
 /** SCST batches: shuffled training-image indices, batchSize images each. */

@@ -33,7 +33,7 @@ const tables = featureDirs.map((dir, i) => {
   const width = table.shape.reduce((a, b) => a * b, 1);
   const rows = items.map((it) => {
     const r = cache.row.get(it.image);
-    if (r === undefined) throw new Error(`${it.image} is not in ${dir}`);
+    if (r === undefined) throw new Error(`${it.image} ${cache.failed.has(it.image) ? `failed in extract (${cache.failed.get(it.image)})` : 'is not'} in ${dir}`);
     return table.data.subarray(r * width, (r + 1) * width);
   });
   return { width, rows };
@@ -48,7 +48,7 @@ items.forEach((_, r) => {
     o += t.width;
   }
 });
-const splitCache: FeatureCache = { spec: models[0].config.encoder, images: items.map((it) => it.image), pooledDim: dim, gridShape: [1, 1, dim], pooled: data, row: new Map(items.map((it, r) => [it.image, r])) };
+const splitCache: FeatureCache = { spec: models[0].config.encoder, images: items.map((it) => it.image), pooledDim: dim, gridShape: [1, 1, dim], pooled: data, row: new Map(items.map((it, r) => [it.image, r])), failed: new Map() };
 const decoder = new EnsembleDecoder(models.map((m) => m.decoder));
 const t0 = Date.now();
 const result = evaluateSplit(decoder, models[0].vocab, ds, splitCache, { shape: [dim], data }, split, {

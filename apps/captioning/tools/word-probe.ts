@@ -33,8 +33,9 @@ const dims = layers.map((l) => perLayer * (net.outputShapeFor(l, spec.inputSize)
 net.dispose();
 const offsets = dims.map((_, i) => dims.slice(0, i).reduce((a, b) => a + b, 0));
 
-const train = ds.items.filter((i) => i.split === 'train');
-const val = ds.items.filter((i) => i.split === 'val');
+// Images that failed in `extract` (listed in the cache's index) have no features: left out.
+const train = ds.items.filter((i) => i.split === 'train' && cache.row.has(i.image));
+const val = ds.items.filter((i) => i.split === 'val' && cache.row.has(i.image));
 const counts = new Map<string, number>();
 for (const it of train) for (const w of new Set(it.captions.flatMap(tokenize))) counts.set(w, (counts.get(w) ?? 0) + 1);
 const words = [...counts].filter(([w, c]) => c >= Number(values['min-count'] ?? 30) && !STOP.has(w)).map(([w]) => w);
