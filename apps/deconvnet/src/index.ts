@@ -34,3 +34,4 @@ export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } f
 export { runTop9, spreadUnits, type Top9Options, type Top9Result, type UnitSelection } from './top9/run.js';
 export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, runReport, type RunOutput } from './runs.js';
 export { zeilerFergusFigure, deconvnetDemo, augmentPhoto, DEFAULT_FIGURE_LAYERS, type ZeilerFergusFigureOptions, type ZeilerFergusFigureResult, type DeconvDemoResult } from './figure.js';
+export { estimateMemory, checkRunMemory, activationFloats, type MemoryPlan, type MemoryEstimate } from './memory-estimate.js';

@@ -3,8 +3,10 @@
  * comparison is shown) a self-contained HTML report, and returns what it wrote. The CLI and the demo
  * call these; everything they compute is also available from the functions they call.
  */
-import { basename, extname, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import {
+  ConvlabError,
   captionImage,
   createRunRecord,
   drawGrid,
@@ -41,11 +43,19 @@ export interface ImageRunBase {
   fit?: FitMode;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /**
+   * Called for an image that cannot be read (missing, truncated, not an image): the run skips it and
+   * goes on with the others (the CLI prints it and exits with EXIT_SOME_FAILED). A run over a single
+   * image, or one where every image fails, throws instead.
+   */
+  onSkip?: (file: string, error: unknown) => void;
 }
 
 export interface RunOutput {
   /** Files written (PNG, JSON, HTML). */
   files: string[];
+  /** Images that could not be read and were skipped (also in the run record). */
+  failed?: { file: string; error: string }[];
   /** The JSON run record. */
   record: string;
   /** The HTML report, if the run writes one. */
@@ -65,6 +75,54 @@ function targetSlug(t: Target): string {
 
 function modelInfo(model: ConvNet) {
   return { name: model.name, weights: model.weights };
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * Output paths of a run: `path(name)` joins the output folder and refuses a name that is one of the
+ * run's input images (also through links), so an output folder that holds the inputs (e.g. results
+ * of an earlier run given back as images) never has an input written over.
+ */
+function outputNamer(outDir: string, images: readonly string[]): (name: string) => string {
+  const inputs = new Map(images.map((f) => [realOrResolved(f), f]));
+  return (name: string) => {
+    const path = join(outDir, name);
+    const input = inputs.get(realOrResolved(path));
+    if (input !== undefined) {
+      throw new ConvlabError(`--out: ${path} would be written over the input image ${input}`, { hint: 'choose another --out, or move the images out of it' });
+    }
+    return path;
+  };
+}
+
+/**
+ * The images of a run, decoded and fitted, one at a time; a file that cannot be read is reported
+ * through onSkip and skipped. A single image that fails, or every image failing, is an error.
+ */
+async function* readImages(options: ImageRunBase, size: [number, number], failed: { file: string; error: string }[]): AsyncGenerator<{ file: string; image: RgbImage }> {
+  for (const file of options.images) {
+    if (options.signal?.aborted) return;
+    let image: RgbImage;
+    try {
+      image = await loadFitted(file, size, options.fit);
+    } catch (err) {
+      if (options.images.length === 1) throw err;
+      failed.push({ file, error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
+      options.onSkip?.(file, err);
+      if (failed.length === options.images.length) {
+        throw new ConvlabError(`none of the ${options.images.length} images could be read (${failed[0].file}: ${failed[0].error})`, { hint: 'check the image files' });
+      }
+      continue;
+    }
+    yield { file, image };
+  }
 }
 
 // ---------------------------------------------------------------- attribute
@@ -94,14 +152,14 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
     model: modelInfo(model),
   });
   const methods = options.methods.map((m) => createMethod(m, model, options.methodOptions));
+  const out = outputNamer(outDir, options.images);
   const files: string[] = [];
+  const failed: { file: string; error: string }[] = [];
   const sections: HtmlSection[] = [];
   const rows: GridCell[] = [];
   const all: AttributeRunResult['maps'] = [];
   const table: (string | number)[][] = [];
-  for (const file of options.images) {
-    if (options.signal?.aborted) break;
-    const image = await loadFitted(file, size, options.fit);
+  for await (const { file, image } of readImages(options, size, failed)) {
     const maps: AttributionMap[] = [];
     const cells: GridCell[] = [{ image, label: basename(file), sublabel: `${size[1]}x${size[0]}` }];
     for (const method of methods) {
@@ -110,7 +168,7 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
       maps.push(map);
       record.time(method.name, map.ms);
       const picture = await attributionImage(map, image, { normalization: options.normalization });
-      const path = join(outDir, `attr-${stem(file)}-${targetSlug(options.target)}-${method.name}.png`);
+      const path = out(`attr-${stem(file)}-${targetSlug(options.target)}-${method.name}.png`);
       await saveImage(picture, path);
       files.push(path);
       cells.push({ image: picture, label: method.name, sublabel: `${map.ms.toFixed(0)} ms` });
@@ -130,7 +188,7 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
   const columns = options.methods.length + 1;
   if (rows.length) {
     const grid = drawGrid(rows, { columns, cellSize: 224, title: `${model.name}: ${targetSlug(options.target)}`, columnLabels: ['input', ...options.methods] });
-    const path = join(outDir, `attr-${targetSlug(options.target)}-grid.png`);
+    const path = out(`attr-${targetSlug(options.target)}-grid.png`);
     await saveImage(grid, path);
     files.push(path);
   }
@@ -138,11 +196,12 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
     'maps',
     all.map((a) => ({ image: a.image, maps: a.maps.map((m) => ({ method: m.method, target: m.target, params: m.params, ms: m.ms, coarse: m.coarse ? { layer: m.coarse.layer, height: m.coarse.height, width: m.coarse.width } : undefined })) })),
   );
+  record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = join(outDir, `attr-${targetSlug(options.target)}.json`);
+  const recordPath = out(`attr-${targetSlug(options.target)}.json`);
   await record.save(recordPath);
-  const report = join(outDir, `attr-${targetSlug(options.target)}.html`);
+  const report = out(`attr-${targetSlug(options.target)}.html`);
   sections.push({ heading: 'Parameters and timings', table: { columns: ['image', 'method', 'target', 'value', 'ms', 'parameters'], rows: table }, html: `<p>Run record: <a href="${escapeHtml(basename(recordPath))}">${escapeHtml(basename(recordPath))}</a></p>` });
   await writeHtmlPage(report, {
     title: options.title ?? `Attribution methods side by side: ${model.name}`,
@@ -150,7 +209,7 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
     sections,
   });
   files.push(recordPath, report);
-  return { files, record: recordPath, report, maps: all, seconds: (performance.now() - started) / 1000 };
+  return { files, failed, record: recordPath, report, maps: all, seconds: (performance.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- project
@@ -168,11 +227,11 @@ export async function runProject(options: ProjectRunOptions): Promise<RunOutput>
   const size = options.size ?? model.inputSize;
   const relus = options.relus ?? ['deconvnet'];
   const record = createRunRecord({ tool: 'deconvnet project', parameters: { images: options.images, target: options.target, relus, size }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(outDir, options.images);
   const files: string[] = [];
+  const failed: { file: string; error: string }[] = [];
   const results: unknown[] = [];
-  for (const file of options.images) {
-    if (options.signal?.aborted) break;
-    const image = await loadFitted(file, size, options.fit);
+  for await (const { file, image } of readImages(options, size, failed)) {
     const cells: GridCell[] = [{ image, label: basename(file) }];
     const crops: GridCell[] = [];
     let target: AttributionMap['target'] | undefined;
@@ -190,18 +249,19 @@ export async function runProject(options: ProjectRunOptions): Promise<RunOutput>
       }
     }
     const picture = drawGrid([...cells, ...crops], { columns: cells.length, cellSize: 224, title: `${model.name} ${target?.label ?? ''}` });
-    const path = join(outDir, `project-${stem(file)}-${targetSlug(options.target)}.png`);
+    const path = out(`project-${stem(file)}-${targetSlug(options.target)}.png`);
     await saveImage(picture, path);
     files.push(path);
     results.push({ image: file, target });
   }
   record.set('results', results);
+  record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = join(outDir, `project-${targetSlug(options.target)}.json`);
+  const recordPath = out(`project-${targetSlug(options.target)}.json`);
   await record.save(recordPath);
   files.push(recordPath);
-  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+  return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- occlusion
@@ -240,12 +300,12 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
   const { model, outDir } = options;
   const size = options.size ?? model.inputSize;
   const record = createRunRecord({ tool: 'deconvnet occlusion', parameters: { images: options.images, target: options.target, size, ...options.occlusion }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(outDir, options.images);
   const files: string[] = [];
+  const failed: { file: string; error: string }[] = [];
   const sections: HtmlSection[] = [];
   const results: unknown[] = [];
-  for (const file of options.images) {
-    if (options.signal?.aborted) break;
-    const image = await loadFitted(file, size, options.fit);
+  for await (const { file, image } of readImages(options, size, failed)) {
     const res = await occlusionForModel(model, image, options.target, { ...options.occlusion, signal: options.signal });
     record.time('occlusion', res.seconds * 1000);
     const what =
@@ -262,7 +322,7 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
       cells.push({ image: captionImage(map, legend, { fontSize: 12 }), label: '(b) most probable class', sublabel: `unoccluded: ${model.classNames[res.baselineClass ?? 0]} ${res.baselineProb?.toFixed(3)}` });
     }
     const picture = drawGrid(cells, { columns: cells.length, cellSize: 260, title: `Occlusion sensitivity, ${model.name}` });
-    const path = join(outDir, `occlusion-${stem(file)}-${targetSlug(options.target)}.png`);
+    const path = out(`occlusion-${stem(file)}-${targetSlug(options.target)}.png`);
     await saveImage(picture, path);
     files.push(path);
     let minIdx = 0;
@@ -286,12 +346,13 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
     options.log?.(`${basename(file)}: ${res.rows}x${res.cols} positions in ${res.seconds.toFixed(1)} s`);
   }
   record.set('results', results);
+  record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = join(outDir, `occlusion-${targetSlug(options.target)}.json`);
+  const recordPath = out(`occlusion-${targetSlug(options.target)}.json`);
   await record.save(recordPath);
   files.push(recordPath);
-  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+  return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- sanity
@@ -311,6 +372,7 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
   const { model, outDir } = options;
   const size = options.size ?? model.inputSize;
   const file = options.images[0];
+  const out = outputNamer(outDir, options.images);
   const image = await loadFitted(file, size, options.fit);
   const record = createRunRecord({ tool: 'deconvnet sanity', parameters: { image: file, target: options.target, methods: options.methods, steps: options.steps ?? 8, size }, seed: options.seed ?? 0, backend: engineInfo()?.summary, model: modelInfo(model) });
   const res = await sanityCheck({ model, image, target: options.target, methods: options.methods, steps: options.steps, seed: options.seed, methodOptions: options.methodOptions, signal: options.signal, onStep: options.onStep });
@@ -332,7 +394,7 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
     );
   }
   const plot = drawGrid(plots.map((p) => ({ image: p })), { columns: 2, margin: 8 });
-  const plotPath = join(outDir, `sanity-${stem(file)}-${targetSlug(options.target)}.png`);
+  const plotPath = out(`sanity-${stem(file)}-${targetSlug(options.target)}.png`);
   await saveImage(plot, plotPath);
   files.push(plotPath);
   const mapCells: GridCell[] = [];
@@ -340,7 +402,7 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
     m.heats.forEach((h, i) => mapCells.push({ image: heatImage(h, res.width, res.height), label: i === 0 ? `${m.method}: trained` : `to ${res.steps[i - 1].randomizedThrough}` }));
   }
   const mapsGrid = drawGrid(mapCells, { columns: res.steps.length + 1, cellSize: 112, title: 'Heat maps as layers are randomized (rows: methods)', rowLabels: res.methods.map((m) => m.method) });
-  const mapsPath = join(outDir, `sanity-${stem(file)}-${targetSlug(options.target)}-maps.png`);
+  const mapsPath = out(`sanity-${stem(file)}-${targetSlug(options.target)}-maps.png`);
   await saveImage(mapsGrid, mapsPath);
   files.push(mapsPath);
   record.set('steps', res.steps);
@@ -349,9 +411,9 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
   record.set('complete', res.complete);
   record.set('outputs', files);
   record.finish();
-  const recordPath = join(outDir, `sanity-${targetSlug(options.target)}.json`);
+  const recordPath = out(`sanity-${targetSlug(options.target)}.json`);
   await record.save(recordPath);
-  const report = join(outDir, `sanity-${targetSlug(options.target)}.html`);
+  const report = out(`sanity-${targetSlug(options.target)}.html`);
   await writeHtmlPage(report, {
     title: `Sanity check (cascading randomization): ${model.name}`,
     intro: `Adebayo et al. 2018: weights are re-initialised layer by layer from the top; a method whose map does not change is not explaining the learned model. Image ${basename(file)}, target ${res.target}.`,
@@ -377,23 +439,25 @@ export async function runFeatures(options: FeaturesRunOptions): Promise<RunOutpu
   const size = options.size ?? model.inputSize;
   const layer = model.resolveLayer(options.layer);
   const record = createRunRecord({ tool: 'deconvnet features', parameters: { images: options.images, layer, size, ...options.features }, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(outDir, options.images);
   const files: string[] = [];
+  const failed: { file: string; error: string }[] = [];
   const results: unknown[] = [];
-  for (const file of options.images) {
-    const image = await loadFitted(file, size, options.fit);
+  for await (const { file, image } of readImages(options, size, failed)) {
     const res = await featureMaps(model, image, layer, options.features);
-    const path = join(outDir, `features-${stem(file)}-${safeName(layer)}.png`);
+    const path = out(`features-${stem(file)}-${safeName(layer)}.png`);
     await saveImage(res.image, path);
     files.push(path);
     results.push({ image: file, shape: res.shape, max: Array.from(res.max), mean: Array.from(res.mean) });
   }
   record.set('results', results);
+  record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = join(outDir, `features-${safeName(layer)}.json`);
+  const recordPath = out(`features-${safeName(layer)}.json`);
   await record.save(recordPath);
   files.push(recordPath);
-  return { files, record: recordPath, seconds: (performance.now() - started) / 1000 };
+  return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
 export async function runFilters(options: { model: ConvNet; outDir: string; layer?: string }): Promise<RunOutput> {
@@ -431,10 +495,13 @@ export async function runReport(options: ReportRunOptions): Promise<RunOutput> {
   const started = performance.now();
   const { model, outDir } = options;
   const attribute = await runAttribute({ ...options, title: `Report: ${model.name}` });
-  const occlusionRun = options.signal?.aborted ? undefined : await runOcclusion({ ...options, occlusion: options.occlusion });
+  // The other parts only see the images the first part could read (each bad image is reported once).
+  const bad = new Set((attribute.failed ?? []).map((f) => f.file));
+  const good = { ...options, images: options.images.filter((f) => !bad.has(f)) };
+  const occlusionRun = options.signal?.aborted || !good.images.length ? undefined : await runOcclusion({ ...good, occlusion: options.occlusion });
   const layer = options.target.classIndex === undefined ? options.target.layer : undefined;
-  const features = layer && !options.signal?.aborted ? await runFeatures({ ...options, images: options.images.slice(0, 1), layer, features: { sortByMax: true, maxChannels: 64 } }) : undefined;
-  const sanity = options.sanity && !options.signal?.aborted ? await runSanity({ ...options, steps: options.sanity.steps }) : undefined;
+  const features = layer && good.images.length && !options.signal?.aborted ? await runFeatures({ ...good, images: good.images.slice(0, 1), layer, features: { sortByMax: true, maxChannels: 64 } }) : undefined;
+  const sanity = options.sanity && good.images.length && !options.signal?.aborted ? await runSanity({ ...good, steps: options.sanity.steps }) : undefined;
   const png = (files: string[] | undefined, match: RegExp) => (files ?? []).filter((f) => match.test(basename(f)));
   const link = (path: string) => `<a href="${escapeHtml(basename(path))}">${escapeHtml(basename(path))}</a>`;
   const sections: HtmlSection[] = [
@@ -452,12 +519,12 @@ export async function runReport(options: ReportRunOptions): Promise<RunOutput> {
   if (occlusionRun) sections.push({ heading: 'Occlusion sensitivity', figures: png(occlusionRun.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(occlusionRun.record)}</p>` });
   if (features) sections.push({ heading: `Feature maps of ${layer} (64 strongest channels)`, figures: png(features.files, /\.png$/).map((f) => ({ image: f, pixelated: true })), html: `<p>Run record: ${link(features.record)}</p>` });
   if (sanity) sections.push({ heading: 'Sanity check (cascading randomization)', figures: png(sanity.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(sanity.record)}</p>` });
-  const report = join(outDir, `report-${targetSlug(options.target)}.html`);
+  const report = outputNamer(outDir, options.images)(`report-${targetSlug(options.target)}.html`);
   await writeHtmlPage(report, {
     title: `Deconvnet report: ${model.name}, ${targetSlug(options.target)}`,
-    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}. Images: ${options.images.map((f) => basename(f)).join(', ')}.`,
+    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}. Images: ${good.images.map((f) => basename(f)).join(', ')}${bad.size ? ` (skipped, unreadable: ${[...bad].map((f) => basename(f)).join(', ')})` : ''}.`,
     sections,
   });
   const files = [...attribute.files, ...(occlusionRun?.files ?? []), ...(features?.files ?? []), ...(sanity?.files ?? []), report];
-  return { files, record: attribute.record, report, seconds: (performance.now() - started) / 1000 };
+  return { files, failed: attribute.failed, record: attribute.record, report, seconds: (performance.now() - started) / 1000 };
 }

@@ -34,7 +34,7 @@ test('CLI flag parsing', (t) => {
   t.deepEqual(parseUnits('3, 17,42'), [3, 17, 42]);
   t.deepEqual(parseUnits('strongest:16'), { strongest: 16 });
   t.deepEqual(parseUnits(undefined), { spread: 16 });
-  t.throws(() => parseUnits('a,b'), { message: /--units "a" is not an integer/ });
+  t.throws(() => parseUnits('a,b'), { message: /--units "a" is not a number: it must be an integer >= 0/ });
   t.deepEqual(parsePosition('5,9'), [5, 9]);
   t.is(parsePosition('all'), 'all');
   t.throws(() => parsePosition('5'), { instanceOf: ConvlabError });

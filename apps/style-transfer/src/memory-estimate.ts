@@ -2,8 +2,7 @@
  * Memory a run needs, estimated before anything big is allocated, so an oversized request fails at once with
  * a size that would fit instead of thrashing or dying halfway.
  */
-import { totalmem } from 'node:os';
-import { ConvlabError } from '@convlab/core';
+import { ConvlabError, availableMemoryBytes } from '@convlab/core';
 import type { FeatureNet } from './features.js';
 
 export interface MemoryEstimate {
@@ -33,8 +32,18 @@ export function estimateMemoryBytes(net: FeatureNet, layers: string[], size: [nu
   return 4 * (3 * activations + image * optimiserVectors) + BASELINE_BYTES;
 }
 
+/** The memory budget when --max-memory-gb is not given: CONVLAB_MAX_MEMORY_GB, or 80% of the machine (or its cgroup limit). */
+/**
+ * tfjs-backend-wasm's heap cannot grow past 4 GB (wasm32); a run whose tensors need more aborts with
+ * "Aborted()". Measured with mobilenet_v2 on wasm (--multiscale off, 2 iterations): 768 px ran (peak RSS
+ * 3.66 GB, estimate 3.64 GB), 1024 px aborted (estimate 5.77 GB, i.e. 4.9 GB above the baseline).
+ */
+export const WASM_HEAP_BYTES = 4294901760;
+
 export function defaultMemoryLimit(): number {
-  return Math.floor(totalmem() * 0.8);
+  const env = Number(process.env.CONVLAB_MAX_MEMORY_GB);
+  if (Number.isFinite(env) && env > 0) return env * 1e9;
+  return Math.floor(availableMemoryBytes() * 0.8);
 }
 
 function gb(bytes: number): string {
@@ -48,14 +57,23 @@ export function checkMemory(
   dims: [number, number],
   optimizer: 'lbfgs' | 'adam',
   limitBytes = defaultMemoryLimit(),
+  backend?: string,
 ): MemoryEstimate {
   const bytes = estimateMemoryBytes(net, layers, dims, optimizer);
   if (bytes > limitBytes) {
     const side = Math.max(...dims);
     // Activations grow with the pixel count: scale the side by the square root of the ratio.
     const fit = Math.max(net.minInputSize, Math.floor((side * Math.sqrt(Math.max(0, limitBytes - BASELINE_BYTES) / (bytes - BASELINE_BYTES))) / 16) * 16);
-    throw new ConvlabError(`size ${side} px needs about ${gb(bytes)} of memory with ${net.name}, above the ${gb(limitBytes)} limit`, {
-      hint: `try --size ${fit} or smaller`,
+    throw new ConvlabError(`--size ${side} needs about ${gb(bytes)} of memory with ${net.name}, above the ${gb(limitBytes)} limit`, {
+      hint: `try --size ${fit} or smaller (or raise --max-memory-gb / CONVLAB_MAX_MEMORY_GB if the estimate is wrong for this machine)`,
+    });
+  }
+  // On wasm the tensors (the estimate above the process baseline) must also fit the wasm heap.
+  if (backend === 'wasm' && bytes - BASELINE_BYTES > WASM_HEAP_BYTES) {
+    const side = Math.max(...dims);
+    const fit = Math.max(net.minInputSize, Math.floor((side * Math.sqrt(WASM_HEAP_BYTES / (bytes - BASELINE_BYTES))) / 16) * 16);
+    throw new ConvlabError(`--size ${side} needs about ${gb(bytes - BASELINE_BYTES)} of tensors with ${net.name}, more than the wasm backend's ${gb(WASM_HEAP_BYTES)} heap`, {
+      hint: `try --size ${fit} or smaller, or use --backend native`,
     });
   }
   return { bytes, limitBytes };

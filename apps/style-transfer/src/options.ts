@@ -1,8 +1,10 @@
 /**
  * Options of a style-transfer run: defaults per backbone and validation that turns every bad value into one
- * ConvlabError naming the option and the fix. Layer names are checked later against the loaded network.
+ * ConvlabError naming the option (or, for the CLI, its flag) and the fix, with @convlab/core's range messages
+ * ("iterations 0 is out of range: it must be an integer >= 1"). Layer names are checked later against the
+ * loaded network.
  */
-import { ConvlabError, type RgbImage } from '@convlab/core';
+import { ConvlabError, checkNumber, type NumberRange, type RgbImage } from '@convlab/core';
 import type { ColorSpace } from './color.js';
 import type { ContentNorm, StyleNorm } from './losses.js';
 
@@ -168,24 +170,93 @@ export interface ResolvedOptions {
   saveEvery: number;
 }
 
+/** The CLI flag of each option (error messages name the flag when resolveOptions runs for the CLI). */
+export const OPTION_FLAGS: Record<keyof StylizeOptions, string> = {
+  content: '--content',
+  style: '--style',
+  styleBlend: '--style-blend',
+  backbone: '--backbone',
+  weights: '--weights',
+  contentLayers: '--content-layers',
+  styleLayers: '--style-layers',
+  styleLayerWeights: '--style-layer-weights',
+  contentWeight: '--content-weight',
+  styleWeight: '--style-weight',
+  tvWeight: '--tv-weight',
+  styleLoss: '--style-loss',
+  styleNorm: '--style-norm',
+  contentNorm: '--content-norm',
+  softmaxTemperature: '--softmax-temperature',
+  swProjections: '--sw-projections',
+  optimizer: '--optimizer',
+  iterations: '--iterations',
+  stageIterations: '--stage-iterations',
+  learningRate: '--lr',
+  init: '--init',
+  seed: '--seed',
+  size: '--size',
+  styleScale: '--style-scale',
+  multiscale: '--multiscale',
+  preserveColor: '--preserve-color',
+  colorSpace: '--color-space',
+  pool: '--pool',
+  backend: '--backend',
+  maxMemoryBytes: '--max-memory-gb',
+  saveEvery: '--save-every',
+};
+
+export const MAX_SIZE = 8192;
+export const MAX_ITERATIONS = 100_000;
+
+/** Range of every numeric option (the CLI's flags use these too; see CLI_RANGES for where they differ). */
+export const OPTION_RANGES = {
+  styleBlend: { min: 0, example: '1,1' },
+  styleLayerWeights: { min: 0, example: '1,1,1' },
+  contentWeight: { min: 0, example: 1 },
+  styleWeight: { min: 0, example: 100 },
+  tvWeight: { min: 0, example: 0.1 },
+  /** 0 = off. */
+  softmaxTemperature: { min: 0, example: 4 },
+  /** 0 = as many projections as channels. */
+  swProjections: { integer: true, min: 0, max: 65536, example: 64 },
+  iterations: { integer: true, min: 1, max: MAX_ITERATIONS, example: 200 },
+  stageIterations: { integer: true, min: 1, max: MAX_ITERATIONS, example: 100 },
+  learningRate: { gt: 0, max: 1e6, example: 1 },
+  seed: { integer: true, min: 0, max: 2 ** 32 - 1, example: 0 },
+  size: { integer: true, min: 16, max: MAX_SIZE, example: 512 },
+  styleScale: { gt: 0, max: 8, example: 1 },
+  multiscale: { integer: true, min: 16, max: MAX_SIZE, example: '256,512' },
+  maxMemoryBytes: { gt: 0, example: 8e9 },
+  /** 0 = never. */
+  saveEvery: { integer: true, min: 0, example: 50 },
+} satisfies Partial<Record<keyof StylizeOptions, NumberRange>>;
+
+/** Where a CLI flag's range differs from the option's: the "off" value 0 is not a flag value. */
+export const CLI_RANGES: Partial<Record<keyof typeof OPTION_RANGES, NumberRange>> = {
+  swProjections: { integer: true, min: 1, max: 65536, example: 64 },
+  saveEvery: { integer: true, min: 1, max: MAX_ITERATIONS, example: 50 },
+  maxMemoryBytes: { gt: 0, example: 8 },
+};
+
+/** How errors name options: by option key (library) or by CLI flag. */
+export type Naming = 'options' | 'flags';
+
+function label(option: keyof StylizeOptions, naming: Naming): string {
+  return naming === 'flags' ? OPTION_FLAGS[option] : option;
+}
+
 function bad(option: string, message: string, hint: string): never {
   throw new ConvlabError(`${option}: ${message}`, { hint });
 }
 
-function finiteNonNegative(option: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0) bad(option, `must be a number >= 0, got ${v}`, `pass a non-negative number`);
-  return v;
-}
-
-function positiveInt(option: string, v: number, min = 1): number {
-  if (!Number.isInteger(v) || v < min) bad(option, `must be an integer >= ${min}, got ${v}`, `pass a whole number >= ${min}`);
-  return v;
+function ranged(option: keyof typeof OPTION_RANGES, v: number, naming: Naming): number {
+  return checkNumber(v, label(option, naming), OPTION_RANGES[option]);
 }
 
 /** Weights that must be >= 0 and not all 0; returned normalised to sum 1. */
 export function normaliseWeights(option: string, weights: number[], count: number, what: string): number[] {
   if (weights.length !== count) bad(option, `has ${weights.length} values but there are ${count} ${what}`, `give one weight per ${what.replace(/s$/, '')}`);
-  for (const w of weights) finiteNonNegative(option, w);
+  for (const w of weights) checkNumber(w, option, { min: 0 });
   const sum = weights.reduce((a, b) => a + b, 0);
   if (!(sum > 0)) bad(option, `weights sum to 0`, `give at least one ${what.replace(/s$/, '')} a positive weight`);
   return weights.map((w) => w / sum);
@@ -207,67 +278,66 @@ function oneOf<T extends string>(option: string, v: string, values: readonly T[]
   return v as T;
 }
 
-/** Fill defaults and validate everything that does not need the network. */
-export function resolveOptions(o: StylizeOptions): ResolvedOptions {
-  if (o.content === undefined || o.content === '') bad('content', 'no content image given', 'pass a content image path');
-  if (!o.style || o.style.length === 0) bad('style', 'no style image given', 'pass at least one style image');
-  const backbone = oneOf('backbone', o.backbone ?? DEFAULTS.backbone, BACKBONES);
+/**
+ * Fill defaults and validate everything that does not need the network. `naming: 'flags'` (the CLI)
+ * names the flags in messages (--lr, --size) instead of the option keys (learningRate, size).
+ */
+export function resolveOptions(o: StylizeOptions, naming: Naming = 'options'): ResolvedOptions {
+  const n = (option: keyof StylizeOptions) => label(option, naming);
+  if (o.content === undefined || o.content === '') bad(n('content'), 'no content image given', 'pass a content image path');
+  if (!o.style || o.style.length === 0) bad(n('style'), 'no style image given', 'pass at least one style image');
+  const backbone = oneOf(n('backbone'), o.backbone ?? DEFAULTS.backbone, BACKBONES);
   const d = BACKBONE_DEFAULTS[backbone];
   const styleLayers = o.styleLayers ?? d.styleLayers;
   const contentLayers = o.contentLayers ?? d.contentLayers;
-  if (styleLayers.length === 0) bad('styleLayers', 'no style layer given', 'name at least one layer');
-  if (contentLayers.length === 0 && (o.contentWeight ?? d.contentWeight) > 0) bad('contentLayers', 'no content layer given', 'name a layer or set the content weight to 0');
-  const optimizer = oneOf('optimizer', o.optimizer ?? DEFAULTS.optimizer, ['lbfgs', 'adam'] as const);
-  const size = positiveInt('size', o.size ?? DEFAULTS.size, 16);
-  if (size > 8192) bad('size', `${size} px is beyond 8192`, 'use a smaller --size');
-  const iterations = positiveInt('iterations', o.iterations ?? DEFAULTS.iterations);
+  if (styleLayers.length === 0) bad(n('styleLayers'), 'no style layer given', 'name at least one layer');
+  if (contentLayers.length === 0 && (o.contentWeight ?? d.contentWeight) > 0) bad(n('contentLayers'), 'no content layer given', 'name a layer or set the content weight to 0');
+  const optimizer = oneOf(n('optimizer'), o.optimizer ?? DEFAULTS.optimizer, ['lbfgs', 'adam'] as const);
+  const size = ranged('size', o.size ?? DEFAULTS.size, naming);
+  const iterations = ranged('iterations', o.iterations ?? DEFAULTS.iterations, naming);
   const stages = stageSizes(size, o.multiscale ?? DEFAULTS.multiscale);
-  stages.forEach((s) => positiveInt('multiscale', s, 16));
-  if (stages[stages.length - 1] !== size) bad('multiscale', `the last stage (${stages[stages.length - 1]}) must equal size (${size})`, 'end the stage list with the output size');
-  const styleScale = o.styleScale ?? DEFAULTS.styleScale;
-  if (!(styleScale > 0) || styleScale > 8) bad('styleScale', `must be in (0, 8], got ${styleScale}`, 'use e.g. 0.5 for finer or 2 for coarser strokes');
-  const learningRate = o.learningRate ?? (optimizer === 'adam' ? DEFAULTS.adamLearningRate : DEFAULTS.learningRate);
-  if (!(learningRate > 0) || !Number.isFinite(learningRate)) bad('learningRate', `must be > 0, got ${learningRate}`, 'pass a positive learning rate');
-  const contentWeight = finiteNonNegative('contentWeight', o.contentWeight ?? d.contentWeight);
-  const styleWeight = finiteNonNegative('styleWeight', o.styleWeight ?? d.styleWeight);
-  const tvWeight = finiteNonNegative('tvWeight', o.tvWeight ?? d.tvWeight);
-  if (contentWeight + styleWeight === 0) bad('styleWeight', 'content and style weights are both 0', 'give the style a positive weight');
-  const softmaxTemperature = finiteNonNegative('softmaxTemperature', o.softmaxTemperature ?? DEFAULTS.softmaxTemperature);
-  const swProjections = o.swProjections ?? DEFAULTS.swProjections;
-  if (swProjections !== 0) positiveInt('swProjections', swProjections);
-  const maxMemoryBytes = o.maxMemoryBytes;
-  if (maxMemoryBytes !== undefined && !(maxMemoryBytes > 0)) bad('maxMemoryBytes', `must be > 0`, 'pass a byte count');
+  stages.forEach((s) => ranged('multiscale', s, naming));
+  if (stages[stages.length - 1] !== size) bad(n('multiscale'), `the last stage (${stages[stages.length - 1]}) must equal size (${size})`, 'end the stage list with the output size');
+  const styleScale = ranged('styleScale', o.styleScale ?? DEFAULTS.styleScale, naming);
+  const learningRate = ranged('learningRate', o.learningRate ?? (optimizer === 'adam' ? DEFAULTS.adamLearningRate : DEFAULTS.learningRate), naming);
+  const contentWeight = ranged('contentWeight', o.contentWeight ?? d.contentWeight, naming);
+  const styleWeight = ranged('styleWeight', o.styleWeight ?? d.styleWeight, naming);
+  const tvWeight = ranged('tvWeight', o.tvWeight ?? d.tvWeight, naming);
+  if (contentWeight + styleWeight === 0) bad(n('styleWeight'), 'content and style weights are both 0', 'give the style a positive weight');
+  const softmaxTemperature = ranged('softmaxTemperature', o.softmaxTemperature ?? DEFAULTS.softmaxTemperature, naming);
+  const swProjections = ranged('swProjections', o.swProjections ?? DEFAULTS.swProjections, naming);
+  const maxMemoryBytes = o.maxMemoryBytes === undefined ? undefined : ranged('maxMemoryBytes', o.maxMemoryBytes, naming);
   return {
     content: o.content,
     style: o.style,
-    styleBlend: normaliseWeights('styleBlend', o.styleBlend ?? o.style.map(() => 1), o.style.length, 'style images'),
+    styleBlend: normaliseWeights(n('styleBlend'), o.styleBlend ?? o.style.map(() => 1), o.style.length, 'style images'),
     backbone,
     weights: o.weights ?? DEFAULTS.weights,
     contentLayers,
     styleLayers,
-    styleLayerWeights: normaliseWeights('styleLayerWeights', o.styleLayerWeights ?? styleLayers.map(() => 1), styleLayers.length, 'style layers'),
+    styleLayerWeights: normaliseWeights(n('styleLayerWeights'), o.styleLayerWeights ?? styleLayers.map(() => 1), styleLayers.length, 'style layers'),
     contentWeight,
     styleWeight,
     tvWeight,
-    styleLoss: oneOf('styleLoss', o.styleLoss ?? DEFAULTS.styleLoss, ['gram', 'sw'] as const),
-    styleNorm: oneOf('styleNorm', o.styleNorm ?? DEFAULTS.styleNorm, ['target', 'gatys'] as const),
-    contentNorm: oneOf('contentNorm', o.contentNorm ?? DEFAULTS.contentNorm, ['variance', 'gatys'] as const),
+    styleLoss: oneOf(n('styleLoss'), o.styleLoss ?? DEFAULTS.styleLoss, ['gram', 'sw'] as const),
+    styleNorm: oneOf(n('styleNorm'), o.styleNorm ?? DEFAULTS.styleNorm, ['target', 'gatys'] as const),
+    contentNorm: oneOf(n('contentNorm'), o.contentNorm ?? DEFAULTS.contentNorm, ['variance', 'gatys'] as const),
     softmaxTemperature,
     swProjections,
     optimizer,
     iterations,
-    stageIterations: positiveInt('stageIterations', o.stageIterations ?? iterations),
+    stageIterations: ranged('stageIterations', o.stageIterations ?? iterations, naming),
     learningRate,
-    init: oneOf('init', o.init ?? DEFAULTS.init, ['content', 'style', 'noise'] as const),
-    seed: positiveInt('seed', o.seed ?? DEFAULTS.seed, 0),
+    init: oneOf(n('init'), o.init ?? DEFAULTS.init, ['content', 'style', 'noise'] as const),
+    seed: ranged('seed', o.seed ?? DEFAULTS.seed, naming),
     size,
     styleScale,
     stages,
-    preserveColor: oneOf('preserveColor', o.preserveColor ?? DEFAULTS.preserveColor, ['none', 'luminance', 'histogram'] as const),
-    colorSpace: oneOf('colorSpace', o.colorSpace ?? DEFAULTS.colorSpace, ['yiq', 'yuv'] as const),
-    pool: oneOf('pool', o.pool ?? DEFAULTS.pool, ['max', 'avg'] as const),
+    preserveColor: oneOf(n('preserveColor'), o.preserveColor ?? DEFAULTS.preserveColor, ['none', 'luminance', 'histogram'] as const),
+    colorSpace: oneOf(n('colorSpace'), o.colorSpace ?? DEFAULTS.colorSpace, ['yiq', 'yuv'] as const),
+    pool: oneOf(n('pool'), o.pool ?? DEFAULTS.pool, ['max', 'avg'] as const),
     backend: o.backend ?? process.env.CONVLAB_BACKEND ?? 'auto',
     maxMemoryBytes,
-    saveEvery: positiveInt('saveEvery', o.saveEvery ?? DEFAULTS.saveEvery, 0),
+    saveEvery: ranged('saveEvery', o.saveEvery ?? DEFAULTS.saveEvery, naming),
   };
 }

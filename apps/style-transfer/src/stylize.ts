@@ -205,7 +205,7 @@ export async function stylize(
         });
       }
     }
-    const memory = checkMemory(net, allLayers, dims(o.size), o.optimizer, o.maxMemoryBytes ?? defaultMemoryLimit());
+    const memory = checkMemory(net, allLayers, dims(o.size), o.optimizer, o.maxMemoryBytes ?? defaultMemoryLimit(), engine.backend);
 
     // Colour handling (Gatys et al. 2016): luminance-only transfer or style colour matched to the content.
     let contentWork = contentFull;
@@ -222,7 +222,8 @@ export async function stylize(
     const total = o.stages.reduce((a, _, i) => a + (i === o.stages.length - 1 ? o.iterations : o.stageIterations), 0);
     let done = 0;
     let x: Tensor4D | undefined;
-    let aborted = false;
+    // Stopped while the network loaded: no stage runs, the result is the content image (0 iterations).
+    let aborted = signal?.aborted ?? false;
     let contentStage = contentWork;
     let contentColor = contentFull;
     let stylesStage = stylesWork;
@@ -293,8 +294,15 @@ export async function stylize(
       stageRecord.seconds = (performance.now() - stageStart) / 1000;
       aborted = signal?.aborted ?? false;
     }
-    const image = await finishImage(net, x!, o, contentColor);
-    x!.dispose();
+    let image: RgbImage;
+    if (x) {
+      image = await finishImage(net, x, o, contentColor);
+      x.dispose();
+    } else {
+      const [h, w] = dims(o.size);
+      image = await resizeImage(contentFull, { width: w, height: h });
+      contentColor = image;
+    }
     record.aborted = aborted;
     record.iterationsDone = done;
     record.seconds = (performance.now() - started) / 1000;

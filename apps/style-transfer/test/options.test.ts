@@ -23,11 +23,11 @@ test('multi-scale stages: off at 512, halving from above 512', (t) => {
 const bad: [string, object, RegExp][] = [
   ['weights that sum to 0', { style: ['a.jpg', 'b.jpg'], styleBlend: [0, 0] }, /styleBlend: weights sum to 0/],
   ['blend count mismatch', { styleBlend: [1, 1] }, /styleBlend: has 2 values but there are 1 style images/],
-  ['negative weight', { styleLayerWeights: [-1, 1, 1, 1, 1, 1] }, /styleLayerWeights: must be a number >= 0/],
+  ['negative weight', { styleLayerWeights: [-1, 1, 1, 1, 1, 1] }, /styleLayerWeights -1 is out of range: it must be a number >= 0/],
   ['layer weights sum to 0', { styleLayerWeights: [0, 0, 0, 0, 0, 0] }, /sum to 0/],
   ['unknown backbone', { backbone: 'resnet' }, /backbone: unknown value "resnet"/],
   ['unknown optimizer', { optimizer: 'sgd' }, /optimizer: unknown value/],
-  ['tiny size', { size: 8 }, /size: must be an integer >= 16/],
+  ['tiny size', { size: 8 }, /size 8 is out of range: it must be an integer >= 16/],
   ['stage list not ending at size', { size: 256, multiscale: [128, 200] }, /last stage/],
   ['no style', { style: [] }, /no style image/],
   ['zero learning rate', { learningRate: 0 }, /learningRate/],

@@ -123,3 +123,22 @@ test.serial('Ctrl-C (abort) returns the current image and an aborted record', as
   t.is(r.record.iterationsDone, 4);
   t.is(r.image.width, 128);
 });
+
+test.serial('aborted before it starts (Ctrl-C while loading): no iteration, the content image at the output size', async (t) => {
+  const controller = new AbortController();
+  controller.abort();
+  const r = await stylize({ ...base, iterations: 30 }, undefined, controller.signal, { net });
+  t.true(r.aborted);
+  t.is(r.record.iterationsDone, 0);
+  t.is(r.image.width, 128);
+});
+
+test.serial('on wasm, a size whose tensors exceed the 4 GB wasm heap is refused with a size that fits', async (t) => {
+  if (engine.backend !== 'wasm') {
+    t.pass('wasm only');
+    return;
+  }
+  const err = await t.throwsAsync(run({ size: 2048, multiscale: false, maxMemoryBytes: 1e12 }));
+  t.regex(err!.message, /--size 2048 needs about [\d.]+ GB of tensors with mobilenet_v2, more than the wasm backend's 4\.3 GB heap/);
+  t.regex((err as { hint?: string }).hint ?? '', /try --size \d+ or smaller, or use --backend native/);
+});

@@ -54,6 +54,8 @@ export interface Top9Result {
   scanned: number;
   fromCache: number;
   failed: { file: string; error: string }[];
+  /** Image files considered (after --limit): scanned, from the cache, or failed. */
+  imageCount: number;
   imagesPerSecond: number;
   scanSeconds: number;
   renderSeconds: number;
@@ -125,6 +127,7 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
     scanned: scan.scanned,
     fromCache: scan.fromCache,
     failed: scan.failed,
+    imageCount: files.length,
     imagesPerSecond: scan.imagesPerSecond,
     scanSeconds: scan.seconds,
     renderSeconds: 0,
