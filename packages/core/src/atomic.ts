@@ -1,26 +1,15 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-
-/** Temporary sibling path for an atomic write (same directory, so rename never crosses devices). */
-export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
-
 /**
- * Write a file so readers see either the old content or the whole new one, never a partial file:
- * write to a temporary name in the same folder, then rename.
+ * Atomic writes (write-file-atomic): readers see either the old content or the whole new one, never
+ * a partial file; the temporary file lives in the same folder and is removed on failure.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import writeFileAtomicLib from 'write-file-atomic';
+
+/** Write a file atomically, creating its folder. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomicLib(path, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }
 
 /** Same as writeFileAtomic for a value serialized as pretty JSON. */

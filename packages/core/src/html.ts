@@ -9,6 +9,7 @@ import { writeFileAtomic } from './atomic.js';
 import { ConvlabError } from './errors.js';
 import { encodeImage, type RgbImage } from './image.js';
 import { convlabVersion } from './run-record.js';
+import { escape } from 'html-escaper';
 
 export interface HtmlFigure {
   /** An image, encoded bytes (PNG/JPEG/WebP/GIF), or a file path (relative to the page's folder). */
@@ -55,11 +56,9 @@ export interface RenderHtmlOptions {
   jpegAboveBytes?: number;
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escape text for HTML element content and attribute values. */
+/** Escape text for HTML element content and attribute values (html-escaper: & < > " '). */
 export function escapeHtml(text: unknown): string {
-  return String(text ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return escape(String(text ?? ''));
 }
 
 function paragraphs(text: string): string {

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { tempPathFor, writeFileAtomic, writeJsonAtomic } from '../src/atomic.js';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../src/atomic.js';
 
 let dir: string;
 test.before(async () => {
@@ -12,12 +12,6 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('temporary names are hidden siblings of the target', (t) => {
-  const tmp = tempPathFor('/a/b/result.png');
-  t.is(dirname(tmp), '/a/b');
-  t.regex(tmp, /\/\.result\.png\.\d+\.[0-9a-f]{8}\.tmp$/);
-  t.not(tempPathFor('/a/b/result.png'), tmp);
-});
 
 test('writes text, bytes and JSON, creating folders, leaving no temporary files', async (t) => {
   const sub = join(dir, 'x', 'y');
@@ -39,7 +33,7 @@ test('overwrites whole files; concurrent writers never leave a mixed or partial 
   const contents = Array.from({ length: 8 }, (_, i) => String(i).repeat(200_000 + i));
   await Promise.all(contents.map((c) => writeFileAtomic(path, c)));
   t.true(contents.includes(await readFile(path, 'utf8')));
-  t.deepEqual(await readdir(dir).then((f) => f.filter((n) => n.endsWith('.tmp'))), []);
+  t.deepEqual(await readdir(dir).then((f) => f.filter((n) => n.startsWith('race.txt') && n !== 'race.txt')), [], 'no temporary siblings left');
 });
 
 test('a failed write keeps the old content and removes the temporary file', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { ensureFonts, FONT_FAMILY, font } from '../src/draw/fonts.js';
-import { subsetTrueType } from '../src/draw/font-subset.js';
 import { formatTick, integerTicks, niceBounds, niceTicks } from '../src/draw/ticks.js';
 import { canvasToImage, newCanvas, toImageData, wrapText } from '../src/draw/surface.js';
 
@@ -34,21 +33,6 @@ test('the bundled font registers under its own family and renders anti-aliased t
   t.true(boldW > ctx.measureText('conv5_1').width);
 });
 
-test('the subsetter keeps mapped glyphs: the subset font measures text like the original', (t) => {
-  const dir = fileURLToPath(new URL('../src/draw/fonts/', import.meta.url));
-  const subset = readFileSync(dir + 'DejaVuSans.ttf');
-  // Subsetting the subset again is a fixed point for the characters it holds.
-  const again = subsetTrueType(subset);
-  t.true(again.length <= subset.length + 64);
-  t.truthy(GlobalFonts.register(again, 'ConvlabSubsetCheck'));
-  const c = createCanvas(10, 10).getContext('2d');
-  c.font = '20px ConvlabSubsetCheck';
-  const w1 = c.measureText('The quick brown fox, 0.123').width;
-  c.font = font(20);
-  const w2 = c.measureText('The quick brown fox, 0.123').width;
-  t.true(Math.abs(w1 - w2) < 0.5, `${w1} vs ${w2}`);
-  t.throws(() => subsetTrueType(Buffer.alloc(64)));
-});
 
 test('nice ticks and labels', (t) => {
   t.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);

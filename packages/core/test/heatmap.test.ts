@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { RgbImage } from '../src/image.js';
-import { heatmapWithColorbar, overlayHeatmap, resizeMapBilinear } from '../src/draw/heatmap.js';
+import { overlayHeatmap, resizeMapBilinear } from '../src/draw/heatmap.js';
 import { colormapColor } from '../src/draw/colormap.js';
 
 function photo(w: number, h: number): RgbImage {
@@ -75,17 +75,6 @@ test('colorbar: a panel on the right with a column of varying colours and tick l
   t.true(topYellow);
 });
 
-test('heatmapWithColorbar draws a standalone map, nearest by default, with a symmetric range for diverging maps', (t) => {
-  const values = Float32Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? -2 : 1));
-  const out = heatmapWithColorbar({ width: 4, height: 4, values }, { colormap: 'rdbu_r', title: 'signed gradient' });
-  t.true(out.width > 256 && out.height > 256);
-  // With range [-2, 2] the value 1 maps to t = 0.75 (a light red), -2 to the darkest blue.
-  const want = colormapColor('rdbu_r', 0);
-  let found = false;
-  for (let i = 0; i < out.data.length; i += 3) if (out.data[i] === want[0] && out.data[i + 1] === want[1] && out.data[i + 2] === want[2]) found = true;
-  t.true(found);
-  t.throws(() => heatmapWithColorbar({ width: 4, height: 4, values: [1, 2] }), { message: /expected 16/ });
-});
 
 test('alphaByValue leaves low-value pixels as the image and colours high ones', async (t) => {
   const img = photo(30, 30);

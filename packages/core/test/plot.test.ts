@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { RgbImage } from '../src/image.js';
-import { barChart, linePlot } from '../src/draw/plot.js';
+import { linePlot } from '../src/draw/plot.js';
 
 const pixel = (img: RgbImage, x: number, y: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 const isWhite = (p: number[]): boolean => p.every((v) => v > 245);
@@ -85,14 +85,4 @@ test('log axis, legend with several series, NaN gaps, scatter style', (t) => {
   t.throws(() => linePlot({ series: [{ name: 'bad', values: [0, -1] }], logY: true }), { message: /positive/ });
   t.throws(() => linePlot({ series: [] }), { message: /no series/ });
   t.throws(() => linePlot({ series: [{ name: 'x', values: [1, 2], x: [1] }] }), { message: /x coordinates/ });
-});
-
-test('bar chart: bars are drawn in their colours with labels', (t) => {
-  const img = barChart({ bars: [{ label: 'wasm', value: 14.6 }, { label: 'native', value: 4 }], title: 's/iter', yLabel: 'seconds' });
-  t.true(img.width >= 300);
-  // The first bar (tab10 blue) occupies a good part of the left half.
-  let blue = 0;
-  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width / 2; x++) if (blueNear(img, x, y, 0) > 0) blue++;
-  t.true(blue > 2000, `${blue} blue pixels`);
-  t.throws(() => barChart({ bars: [] }));
 });

@@ -7,7 +7,7 @@ import type { RgbImage } from '../image.js';
 import { ConvlabError } from '../errors.js';
 import { applyColormap, colormapLut, resolveRange, type ColormapName } from './colormap.js';
 import { font } from './fonts.js';
-import { canvasToImage, checkImage, drawImageInto, lineMetrics, newCanvas, THEME, wrapText, type Resample } from './surface.js';
+import { canvasToImage, checkImage, drawImageInto, lineMetrics, newCanvas, THEME, type Resample } from './surface.js';
 import { formatTick, niceStep, niceTicks } from './ticks.js';
 
 export interface ScalarMap {
@@ -191,41 +191,3 @@ export interface HeatmapOptions {
   colorbar?: boolean;
 }
 
-/** A standalone heatmap with a colorbar, margins and an optional title. */
-export function heatmapWithColorbar(map: ScalarMap, options: HeatmapOptions = {}): RgbImage {
-  checkMap(map, 'heatmapWithColorbar');
-  const colormap = options.colormap ?? 'viridis';
-  const range = resolveRange(map.values, colormap, options.range);
-  const longest = Math.max(map.width, map.height);
-  const side = options.size ?? (longest >= 256 ? longest : Math.ceil(256 / longest) * longest);
-  const scale = side / longest;
-  const w = Math.max(1, Math.round(map.width * scale));
-  const h = Math.max(1, Math.round(map.height * scale));
-  const resample = options.resample ?? 'nearest';
-  const image =
-    resample === 'smooth' && (w !== map.width || h !== map.height)
-      ? applyColormap(resizeMapBilinear(map, w, h), w, h, { colormap, range })
-      : applyColormap(map.values, map.width, map.height, { colormap, range });
-
-  const margin = 12;
-  const { ctx: m } = newCanvas(1, 1);
-  const cbOptions: ColorbarOptions = { colormap, range, label: options.colorbarLabel };
-  const panel = options.colorbar === false ? 0 : colorbarWidth(m, cbOptions);
-  const titleSize = 15;
-  m.font = font(titleSize, 'bold');
-  const titleLines = options.title ? wrapText(m, options.title, Math.max(w + panel, 200)) : [];
-  const tl = lineMetrics(titleSize);
-  const titleH = titleLines.length ? titleLines.length * tl.lineHeight + 6 : 0;
-  const width = margin * 2 + Math.max(w + panel, titleLines.length ? Math.min(Math.max(...titleLines.map((t) => m.measureText(t).width)), Math.max(w + panel, 200)) : 0);
-  const { canvas, ctx } = newCanvas(width, margin * 2 + titleH + h);
-  if (titleLines.length) {
-    ctx.font = font(titleSize, 'bold');
-    ctx.fillStyle = THEME.text;
-    ctx.textAlign = 'center';
-    titleLines.forEach((t, i) => ctx.fillText(t, width / 2, margin + tl.ascent + i * tl.lineHeight));
-  }
-  const x = margin + Math.floor((width - 2 * margin - w - panel) / 2);
-  drawImageInto(ctx, image, x, margin + titleH, w, h, resample);
-  if (panel) drawColorbar(ctx, x + w, margin + titleH, h, cbOptions);
-  return canvasToImage(canvas);
-}

@@ -6,4 +6,3 @@ export * from './caption.js';
 export * from './plot.js';
 export { niceTicks, niceBounds, formatTick } from './ticks.js';
 export { THEME, canvasToImage, toImageData, drawImageInto, wrapText, type Resample } from './surface.js';
-export { subsetTrueType } from './font-subset.js';
