@@ -121,6 +121,7 @@ export async function runRow(row: BadInputRow): Promise<RowResult> {
   const res = await runCli(row.cli, substitute(row.args, vars), { timeout: row.timeout, env: row.env });
   const changedInputs = inputs.filter((p) => !existsSync(p) || hash(p) !== before.get(p));
   const files = walk(vars['{out}']);
-  const leftovers = walk(tmp).filter((p) => /\.tmp$|\.convlab-write-probe/.test(p));
+  // Our temporary names, and write-file-atomic's (<name>.<hex hash>).
+  const leftovers = walk(tmp).filter((p) => /\.tmp$|\.convlab-write-probe|\.(png|jpe?g|webp|json|html)\.[0-9a-f]{5,8}$/.test(p));
   return { ...res, tmp, out: vars['{out}'], files, changedInputs, leftovers };
 }
