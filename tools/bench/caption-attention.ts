@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { tf, initEngine } from '@convlab/core';
 import type { Tensor2D, Variable } from '@convlab/core';
-import { createDecoder } from '../../apps/captioning/src/decoders/index.js';
+import { createDecoder } from '@convlab/caption';
 import { kernelTotals } from './index-util.js';
 
 const { values } = parseArgs({

@@ -1,11 +1,11 @@
 /**
  * Caption decoding speed of a saved model on cached features: ms per caption for greedy (one image at a
  * time, and batched 100 at a time) and beam search (beam 3).
- *   npx tsx --conditions=@convlab/source tools/bench/caption-decode.ts --features <cache> [--model apps/captioning/pretrained] [--images 50] [--backend wasm]
+ *   npx tsx --conditions=@convlab/source tools/bench/caption-decode.ts --features <cache> [--model packages/caption/pretrained] [--images 50] [--backend wasm]
  */
 import { parseArgs } from 'node:util';
 import { initEngine } from '@convlab/core';
-import { loadCaptionModel, loadFeatureCache, featureTable, captionRows, PRETRAINED_DIR } from '../../apps/captioning/src/index.js';
+import { loadCaptionModel, loadFeatureCache, featureTable, captionRows, PRETRAINED_DIR } from '@convlab/caption';
 
 const { values } = parseArgs({ options: { features: { type: 'string' }, model: { type: 'string' }, images: { type: 'string' }, backend: { type: 'string' } } });
 if (!values.features) throw new Error('--features <cache dir> is required');

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine, loadImage } from '@convlab/core';
-import { createExtractor, DEFAULT_ENCODER } from '../../apps/captioning/src/index.js';
+import { createExtractor, DEFAULT_ENCODER } from '@convlab/caption';
 
 const { values } = parseArgs({ options: { dir: { type: 'string' }, images: { type: 'string' }, batch: { type: 'string' }, backend: { type: 'string' } } });
 const dir = values.dir ?? 'assets/content';

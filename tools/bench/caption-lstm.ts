@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { tf, initEngine } from '@convlab/core';
-import type { Tensor, Tensor2D, Tensor3D } from '@convlab/core';
-import { lstmStep, mm, setLstmCellImpl } from '../../apps/captioning/src/lstm.js';
+import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from '@convlab/core';
+import { lstmStep, mm, setLstmCellImpl } from '@convlab/caption';
 
 const { values } = parseArgs({
   options: { backend: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, hidden: { type: 'string' }, repeats: { type: 'string' } },
@@ -43,9 +43,9 @@ function layers(): Tensor {
   return tf.sum(layersModel.apply(x, { training: true }) as Tensor);
 }
 
-async function time(name: string, f: () => Tensor, vars: tf.Variable[]): Promise<void> {
+async function time(name: string, f: () => Tensor, vars: Variable[]): Promise<void> {
   const run = () => {
-    const { value, grads } = tf.variableGrads(f as () => tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(f as () => Scalar, vars);
     value.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
   };
@@ -64,4 +64,4 @@ setLstmCellImpl('fused');
 await time('fused (convlab)', ours, [wx, wh, bias]);
 setLstmCellImpl('ops');
 await time('tfjs ops, fused matmuls', ours, [wx, wh, bias]);
-await time('tfjs-layers LSTM', layers, layersModel.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+await time('tfjs-layers LSTM', layers, layersModel.trainableWeights.map((w) => (w as unknown as { val: Variable }).val));

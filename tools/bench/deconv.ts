@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, loadImage, saveImage, writeJsonAtomic } from '@convlab/core';
 import { loadModel } from '@convlab/models';
-import { augmentPhoto, collectImageFiles, createMethod, loadFitted, METHOD_NAMES, runTop9, type Target } from '../../apps/deconvnet/src/index.js';
+import { augmentPhoto, collectImageFiles, createMethod, loadFitted, METHOD_NAMES, runTop9, type Target } from '@convlab/visualize';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -82,9 +82,9 @@ async function child(backend: string): Promise<BackendResult> {
   }
   await mkdir(join(dir, 'out'), { recursive: true });
   // Warm-up on a copy, then the timed scan (a fresh cache).
-  await runTop9({ model: net, images: join(dir, 'images'), layer: values.layer, units: [0], outDir: join(dir, 'warm'), unitImages: false });
+  await runTop9(net, { images: join(dir, 'images'), layer: values.layer, units: [0], out: join(dir, 'warm'), unitImages: false });
   const scanCpu0 = process.cpuUsage();
-  const scan = await runTop9({ model: net, images: join(dir, 'images'), layer: values.layer, units: [0], outDir: join(dir, 'out'), unitImages: false });
+  const scan = await runTop9(net, { images: join(dir, 'images'), layer: values.layer, units: [0], out: join(dir, 'out'), unitImages: false });
   const scanCpu = process.cpuUsage(scanCpu0);
   // The render step of runTop9 is included in the CPU time; the scan's share is the wall-time share.
   const scanShare = scan.scanSeconds / (scan.scanSeconds + scan.renderSeconds);

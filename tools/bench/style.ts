@@ -11,8 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { stylize } from '../../apps/style-transfer/src/stylize.js';
-import type { Backbone } from '../../apps/style-transfer/src/options.js';
+import { readStyleRun, stylize, type Backbone, type StylizeOptions } from '@convlab/style';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +40,7 @@ if (values.one) {
   const times: number[] = [];
   let last = performance.now();
   const r = await stylize(
-    { content: 'assets/content/tubingen.jpg', style: ['assets/style/starry_night.jpg'], backbone: backbone as Backbone, size: Number(size), iterations: Number(values.iterations), multiscale: false, backend },
+    { content: 'assets/content/tubingen.jpg', style: ['assets/style/starry_night.jpg'], backbone: backbone as Backbone, size: Number(size), iterations: Number(values.iterations), multiscale: false, backend: backend as StylizeOptions['backend'] },
     () => {
       const now = performance.now();
       times.push((now - last) / 1000);
@@ -50,7 +49,7 @@ if (values.one) {
   );
   const steady = times.slice(1);
   const cell: Cell = {
-    backend: r.record.backend.name,
+    backend: readStyleRun(r.record).backend.name,
     backbone,
     size: Number(size),
     firstIterationSeconds: times[0],

@@ -22,15 +22,11 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { imageToTensor, initEngine, loadImage, resizeImage, tf, totalVariationLoss, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
+import { imageToTensor, initEngine, loadImage, resizeImage, tf, type RgbImage } from '@convlab/core';
 import { loadModel, type ConvNet } from '@convlab/models';
 import * as native from '@convlab/native';
-import { createMethod } from '../../apps/deconvnet/src/methods/index.js';
-import { fitImage } from '../../apps/deconvnet/src/images.js';
-import { loadFeatureNet } from '../../apps/style-transfer/src/stylize.js';
-import { resolveOptions, type ResolvedOptions } from '../../apps/style-transfer/src/options.js';
-import { contentLoss, featureVariance, gram, gramNormaliser, gramStyleLoss } from '../../apps/style-transfer/src/losses.js';
-import type { FeatureNet } from '../../apps/style-transfer/src/features.js';
+import { createMethod, fitImage } from '@convlab/visualize';
+import { disposeTargets, gatysObjective, gatysTargets, loadFeatureNet, parseStylizeOptions, type FeatureNet, type ResolvedStylizeOptions } from '@convlab/style';
 
 type Backend = 'native' | 'wasm' | 'cpu';
 type Mode = 'before' | 'after';
@@ -133,8 +129,8 @@ async function deconvWorkloads(net: ConvNet, size: number): Promise<Workload[]> 
 
 // ---------- style transfer ----------
 
-/** The default objective of apps/style-transfer (its makeObjective, Gram loss) as a gradient w.r.t. the image. */
-async function styleWorkload(net: FeatureNet, o: ResolvedOptions): Promise<Workload> {
+/** The default objective of @convlab/style (gatysTargets + gatysObjective, Gram loss) as a gradient w.r.t. the image. */
+async function styleWorkload(net: FeatureNet, o: ResolvedStylizeOptions): Promise<Workload> {
   const content = await loadImage(o.content as string);
   const style = await loadImage(o.style[0] as string);
   const aspect = content.width / content.height;
@@ -143,7 +139,6 @@ async function styleWorkload(net: FeatureNet, o: ResolvedOptions): Promise<Workl
   const styleImg = await resizeImage(style, { maxSide: Math.max(net.minInputSize, Math.round(o.size * o.styleScale)) });
   const contentLayers = o.contentLayers.map((l) => net.resolveLayer(l));
   const styleLayers = o.styleLayers.map((l) => net.resolveLayer(l));
-  const layers = [...new Set([...contentLayers, ...styleLayers])];
   const toX = (img: RgbImage) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(img), 0)));
   return {
     name: `style gradient ${net.name} ${w}x${h} (${o.styleLayers.length} Gram layers, pool ${o.pool})`,
@@ -153,25 +148,9 @@ async function styleWorkload(net: FeatureNet, o: ResolvedOptions): Promise<Workl
       // Targets on the active backend too: the whole objective is what a run on that backend computes.
       const x = toX(contentImg);
       const sx = toX(styleImg);
-      const grad = tf.tidy(() => {
-        const cf = net.forward(x, layers, o.pool);
-        const sf = net.forward(sx, styleLayers, o.pool);
-        const cT = contentLayers.map((l) => ({ l, t: cf[l], v: featureVariance(cf[l]) }));
-        const sT = styleLayers.map((l, i) => {
-          const g = gram(sf[l]);
-          return { l, g, n: gramNormaliser(g, o.styleNorm), wt: o.styleLayerWeights[i] };
-        });
-        const f = (img: Tensor) => {
-          const feats = net.forward(img as Tensor4D, layers, o.pool);
-          let c: Tensor = tf.scalar(0);
-          for (const t of cT) c = tf.add(c, contentLoss(feats[t.l], t.t, o.contentNorm, t.v));
-          let s: Tensor = tf.scalar(0);
-          for (const t of sT) s = tf.add(s, tf.mul(gramStyleLoss(feats[t.l], t.g, t.n), t.wt));
-          const tv = o.tvWeight > 0 ? totalVariationLoss(tf.div(net.deprocess(img as Tensor4D), 255), { reduction: 'mean' }) : tf.scalar(0);
-          return tf.addN([tf.mul(c, o.contentWeight), tf.mul(s, o.styleWeight), tf.mul(tv, o.tvWeight)]) as Tensor;
-        };
-        return tf.grad(f)(x);
-      });
+      const targets = gatysTargets(net, o, { content: x, styles: [sx] }, { content: contentLayers, style: styleLayers });
+      const { grad } = gatysObjective(net, o, targets)(x);
+      disposeTargets(targets);
       const values = (await grad.data()) as Float32Array;
       tf.dispose([x, sx, grad]);
       return values;
@@ -192,7 +171,7 @@ async function main() {
     workloads.push(...(await deconvWorkloads(net, Number(args.size))));
   }
   if (!args['skip-style']) {
-    const o = resolveOptions({
+    const o = parseStylizeOptions({
       content: join(ROOT, 'assets/content/tubingen.jpg'), style: [join(ROOT, 'assets/style/starry_night.jpg')], size: Number(args['style-size']),
     });
     const net = await loadFeatureNet(o.backbone, o.weights, o.seed);

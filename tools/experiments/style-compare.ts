@@ -12,15 +12,12 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { imageToTensor, initEngine, loadImage, resizeImage, saveImage, tf, type RgbImage, type Tensor } from '@convlab/core';
-import { loadFeatureNet, stylize } from '../../apps/style-transfer/src/stylize.js';
-import { BACKBONE_DEFAULTS, type StylizeOptions } from '../../apps/style-transfer/src/options.js';
-import { gram } from '../../apps/style-transfer/src/losses.js';
-import type { FeatureNet } from '../../apps/style-transfer/src/features.js';
+import { BACKBONE_DEFAULTS, gramMatrix, loadFeatureNet, readStyleRun, stylize, type FeatureNet, type StylizeOptions } from '@convlab/style';
 
 type Config = Omit<StylizeOptions, 'content' | 'style' | 'size'>;
 export const CONFIGS: Record<string, Config> = {
   // (a) trunks and per-layer normalisation; the DESIGN.md baseline is inc-adam
-  'inc-adam': { backbone: 'inception_v3', optimizer: 'adam', iterations: 200, learningRate: 0.03 },
+  'inc-adam': { backbone: 'inception_v3', optimizer: 'adam', iterations: 200, lr: 0.03 },
   'inc-lbfgs': { backbone: 'inception_v3', optimizer: 'lbfgs', iterations: 100 },
   'mnv2-lbfgs': { backbone: 'mobilenet_v2', optimizer: 'lbfgs', iterations: 100 },
   'inc-lbfgs-gatysnorm': { backbone: 'inception_v3', optimizer: 'lbfgs', iterations: 100, styleNorm: 'gatys', styleWeight: 1e3 },
@@ -49,8 +46,8 @@ function relGramDistance(a: Record<string, Tensor>, b: Record<string, Tensor>, l
   return tf.tidy(() => {
     let total = 0;
     for (const l of layers) {
-      const ga = gram(a[l]);
-      const gb = gram(b[l]);
+      const ga = gramMatrix(a[l], { normalize: 'hw' });
+      const gb = gramMatrix(b[l], { normalize: 'hw' });
       total += tf.div(tf.sum(tf.squaredDifference(ga, gb)), tf.sum(tf.square(gb))).dataSync()[0];
     }
     return total / layers.length;
@@ -102,7 +99,7 @@ for (const configName of values.configs!.split(',')) {
     const t0 = performance.now();
     let result;
     try {
-      result = await stylize({ ...config, content: contentPath, style: [stylePath], size: Number(values.size), backend: values.backend, seed: 0 });
+      result = await stylize({ ...config, content: contentPath, style: [stylePath], size: Number(values.size), backend: values.backend as StylizeOptions['backend'], seed: 0 });
     } catch (err) {
       console.log(configName, pair, 'FAILED', (err as Error).message);
       await appendFile(`${values.out}/results.jsonl`, JSON.stringify({ config: configName, pair, error: (err as Error).message }) + '\n');
@@ -112,7 +109,8 @@ for (const configName of values.configs!.split(',')) {
     await mkdir(`${values.out}/${c}-${s}`, { recursive: true });
     await saveImage(result.image, `${values.out}/${c}-${s}/${configName}.png`);
     const metrics = await score(refs, result.image, result.content, await loadImage(stylePath));
-    const row = { config: configName, pair, size: Number(values.size), backend: engine.backend, seconds, secondsPerIteration: result.record.secondsPerIteration, iterations: result.record.iterationsDone, finalLoss: result.record.stages.at(-1)!.losses.at(-1), ...metrics };
+    const run = readStyleRun(result.record);
+    const row = { config: configName, pair, size: Number(values.size), backend: engine.backend, seconds, secondsPerIteration: run.secondsPerIteration, iterations: run.iterationsDone, finalLoss: run.stageLosses.at(-1)!.at(-1), ...metrics };
     console.log(JSON.stringify(row));
     await appendFile(`${values.out}/results.jsonl`, JSON.stringify(row) + '\n');
   }

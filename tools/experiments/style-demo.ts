@@ -4,7 +4,7 @@
  *   npx tsx --conditions=@convlab/source tools/experiments/style-demo.ts
  */
 import { saveImage, writeJsonAtomic } from '@convlab/core';
-import { stylize, writeStyleReport } from '../../apps/style-transfer/src/index.js';
+import { readStyleRun, stylize, writeStyleReport } from '@convlab/style';
 
 const t0 = performance.now();
 const result = await stylize(
@@ -18,4 +18,4 @@ const result = await stylize(
 await saveImage(result.image, 'out/style-demo/result.png');
 await writeStyleReport(result, 'out/style-demo/index.html');
 await writeJsonAtomic('out/style-demo/record.json', result.record);
-console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s (backend ${result.record.backend.name})`);
+console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s (backend ${readStyleRun(result.record).backend.name})`);

@@ -1,5 +1,5 @@
 import { saveImage } from '@convlab/core';
-import { stylize } from '../../apps/style-transfer/src/stylize.js';
+import { readStyleRun, stylize } from '@convlab/style';
 const [backbone = 'mobilenet_v2', size = '128', iterations = '10', optimizer = 'lbfgs', extra = '{}'] = process.argv.slice(2);
 const t = performance.now();
 const r = await stylize(
@@ -7,4 +7,4 @@ const r = await stylize(
   (p) => { if (p.done % 5 === 0 || p.done === 1) console.log(p.done, JSON.stringify(p.losses), p.secondsPerIteration.toFixed(2)); },
 );
 await saveImage(r.image, `tmp/smoke-${backbone}.png`);
-console.log('done', ((performance.now() - t) / 1000).toFixed(1), 's', r.record.stages.map((s) => s.iterations));
+console.log('done', ((performance.now() - t) / 1000).toFixed(1), 's', readStyleRun(r.record).stages.map((s) => s.iterations));

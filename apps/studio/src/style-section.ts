@@ -1,8 +1,8 @@
-/** Demo section: Gatys style transfer of a bundled photo with a bundled painting (apps/style-transfer owns the work). */
+/** Demo section: Gatys style transfer of a bundled photo with a bundled painting (@convlab/style owns the work). */
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { createProgress, saveImage, writeJsonAtomic } from '@convlab/core';
-import { stylize, styleReportSections, writeLossPlot } from '@convlab/style-transfer';
+import { createProgress, saveImage } from '@convlab/core';
+import { stylize, styleReportSections, writeLossPlot } from '@convlab/style';
 import type { DemoSection } from './sections.js';
 
 export const styleSection: DemoSection = {
@@ -23,7 +23,7 @@ export const styleSection: DemoSection = {
     const dir = join(ctx.outDir, 'style');
     const files = ['style/tubingen-starry_night.jpg', 'style/tubingen-starry_night.json', 'style/tubingen-starry_night-loss.png'];
     await saveImage(result.image, join(ctx.outDir, files[0]), { quality: 92 });
-    await writeJsonAtomic(join(ctx.outDir, files[1]), result.record);
+    await result.record.save(join(ctx.outDir, files[1]));
     await writeLossPlot(result.record, join(ctx.outDir, files[2]));
     const [main] = styleReportSections(result);
     ctx.log(`style: wrote ${dir}`);

@@ -5,6 +5,4 @@
 import { runCli } from '@convlab/core';
 import { main } from './cli-main.js';
 
-export { main, parseCliArgs, outputPaths, prepareOutputs, USAGE } from './cli-main.js';
-
 await runCli(main);

@@ -1,9 +1,4 @@
-export { stylize, loadFeatureNet, type StylizeProgress, type StylizeHooks, type StylizeResult } from './stylize.js';
-export { resolveOptions, stageSizes, normaliseWeights, BACKBONES, BACKBONE_DEFAULTS, DEFAULTS, type StylizeOptions, type ResolvedOptions, type Backbone } from './options.js';
-export * from './losses.js';
-export * from './color.js';
-export { randomMultiscaleNet, fromConvNet, type FeatureNet } from './features.js';
-export { estimateMemoryBytes, checkMemory } from './memory-estimate.js';
-export { createStyleRecord, allLosses, type StyleRunRecord, type IterationLosses } from './record.js';
-export { writeLossPlot } from './plot.js';
-export { styleReportSections, writeStyleReport } from './report.js';
+/** convlab-style, the command line over @convlab/style (the library: stylize, StylizeOptions, ...). */
+export { CliOptions, main, parseCliArgs, program } from './cli-main.js';
+// Transitional, for apps/studio until it imports these from @convlab/style (no app imports another app): delete then.
+export { stylize, styleReportSections, writeLossPlot } from '@convlab/style';

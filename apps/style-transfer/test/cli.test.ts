@@ -50,7 +50,7 @@ const bad: [string, (dir: string) => Promise<string[]>, RegExp][] = [
   ['an unknown layer', async () => ['--content', CONTENT, '--style', STYLE, '--style-layers', 'conv9_9'], /conv9_9.*block_1_expand_relu/s],
   ['blend weights that sum to 0', async () => ['--content', CONTENT, '--style', `${STYLE},${STYLE2}`, '--style-blend', '0,0'], /style-?[bB]lend.*sum to 0/],
   ['a size beyond the memory estimate', async () => ['--content', CONTENT, '--style', STYLE, '--size', '6000', '--max-memory-gb', '1'], /needs about [\d.]+ GB.*--size \d+/],
-  ['an unknown flag', async () => ['--content', CONTENT, '--style', STYLE, '--colour', 'x'], /Unknown option '--colour'/],
+  ['an unknown flag', async () => ['--content', CONTENT, '--style', STYLE, '--colour', 'x'], /[Uu]nknown option '--colour'/],
 ];
 
 for (const [name, args, message] of bad) {

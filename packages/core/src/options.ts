@@ -155,8 +155,11 @@ function coerce(f: FieldInfo, raw: unknown): unknown {
 
 function hintFor(f: FieldInfo, source: OptionSource): string {
   if (f.choices) return `use one of: ${f.choices.join(', ')}`;
-  const example = f.default !== undefined ? show(f.default).replace(/^"|"$/g, '') : f.range?.min ?? f.range?.gt ?? '';
-  return source === 'cli' ? `e.g. ${f.flag} ${example}`.trim() : `e.g. "${f.name}": ${JSON.stringify(f.default ?? example)}`;
+  // An example that is itself valid: the default, else the inclusive minimum; an exclusive bound
+  // (`gt`) is no example, so describe the range instead.
+  const example = f.default !== undefined ? (Array.isArray(f.default) ? f.default.join(',') : String(f.default)) : f.range?.min !== undefined ? String(f.range.min) : undefined;
+  if (example === undefined) return f.range ? `give ${source === 'cli' ? f.flag : f.name} ${describeRange(f.range)}` : `give ${source === 'cli' ? f.flag : `"${f.name}"`} a value`;
+  return source === 'cli' ? `e.g. ${f.flag} ${example}` : `e.g. "${f.name}": ${JSON.stringify(f.default ?? Number(example))}`;
 }
 
 /** One message for the first problem, naming the flag (cli) or the field (http/code). */

@@ -53,6 +53,10 @@ test('parseOptions from an HTTP body names the field and refuses unknown fields'
   t.throws(() => parseOptions(Predict, { beam: 0 }, 'http'), { message: /^beam 0 is out of range/ });
   t.throws(() => parseOptions(Predict, { beam: '4' }, 'http'), { message: /^beam "4" is not a number/ });
   t.throws(() => parseOptions(Predict, { bream: 4 }, 'http'), { message: /^unknown option "bream"/ });
+  // The hint's example is itself valid: never an exclusive bound.
+  const NoDefault = z.object({ lr: z.number().gt(0).optional().describe('learning rate'), n: z.number().int().min(2).optional().describe('n') });
+  t.regex(t.throws<ConvlabError>(() => parseOptions(NoDefault, { lr: '-1' }, 'cli'))!.hint ?? '', /^give --lr a number > 0$/);
+  t.regex(t.throws<ConvlabError>(() => parseOptions(NoDefault, { n: '1' }, 'cli'))!.hint ?? '', /^e\.g\. --n 2$/);
 });
 
 test('addOptions generates the commander flags and help from the schema', (t) => {

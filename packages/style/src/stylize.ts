@@ -1,0 +1,269 @@
+/**
+ * Neural style transfer as a library call: `stylize(options, onProgress, signal)` validates the options
+ * (StylizeOptions), loads the images and the network, optimises the image (L-BFGS or Adam) stage by stage
+ * from coarse to fine on the objective of ./gatys.ts, and returns the result with its run record
+ * (@convlab/core's format). It never writes files: callers decide what to save (the CLI, the studio), and
+ * checkpoints arrive through `hooks`.
+ */
+import { ConvlabError, createRunRecord, imageToTensor, initEngine, loadImage, opSeed, resizeImage, tensorToImage, tf, type EngineInfo, type RgbImage, type RunRecord, type Tensor, type Tensor4D } from '@convlab/core';
+import { combineLuminance, luminanceImage, luminanceStats, matchColorHistogram } from './color-preservation.js';
+import { fromConvNet, randomMultiscaleNet, type ConvNetLike, type FeatureNet } from './features.js';
+import { disposeTargets, gatysObjective, gatysTargets, type IterationLosses } from './gatys.js';
+import { checkMemory, defaultMemoryLimit, LBFGS_HISTORY } from './memory-estimate.js';
+import { NO_LINE_SEARCH, minimize, type IterationInfo } from './optimizers/index.js';
+import { parseStylizeOptions, recordedParameters, totalIterations, type Backbone, type ResolvedStylizeOptions, type StylizeOptions } from './options.js';
+import { STYLE_TOOL, type StageInfo } from './record.js';
+import { softmaxFeatures } from './softmax-features.js';
+import { STYLE_LOSSES } from './style-losses.js';
+
+export interface StylizeProgress {
+  stage: number;
+  stageCount: number;
+  stageSize: number;
+  /** Iteration within the stage (1-based) and the stage's total. */
+  iteration: number;
+  stageIterations: number;
+  /** Iterations done over all stages and their total. */
+  done: number;
+  total: number;
+  losses: IterationLosses;
+  secondsPerIteration: number;
+  etaSeconds: number;
+}
+
+export interface StylizeHooks {
+  /** Called every `saveEvery` iterations with the current image. */
+  onCheckpoint?: (image: RgbImage, done: number) => Promise<void> | void;
+  /** Called once the engine is up (the CLI prints its summary). */
+  onEngine?: (engine: EngineInfo) => void;
+  /** Preloaded network (tests and experiments reuse one across runs). */
+  net?: FeatureNet;
+}
+
+export interface StylizeResult {
+  image: RgbImage;
+  /**
+   * The run record (@convlab/core's format), finished. `readStyleRun(record)` reads it typed; a caller adds
+   * the files it writes with `record.set('outputs', {...})` and saves it with `record.save(path)`.
+   */
+  record: RunRecord;
+  /** True when the signal stopped the run early (the image is the last iterate). */
+  aborted: boolean;
+  /** The (resized) content image the result is aligned with. */
+  content: RgbImage;
+  /** The style images as used at the last stage (after colour matching). */
+  styles: RgbImage[];
+}
+
+async function readImage(input: string | RgbImage, what: string): Promise<RgbImage> {
+  if (typeof input !== 'string') return input;
+  try {
+    return await loadImage(input);
+  } catch (err) {
+    if (err instanceof ConvlabError) throw new ConvlabError(`${what}: ${err.message}`, { hint: err.hint, cause: err });
+    throw err;
+  }
+}
+
+/** Load a backbone as a FeatureNet. */
+export async function loadFeatureNet(backbone: Backbone, weights: string, seed: number): Promise<FeatureNet> {
+  if (backbone === 'random_multiscale') return randomMultiscaleNet({ seed });
+  const models = (await import('@convlab/models')) as unknown as {
+    loadModel(name: string, options: { weights?: string; seed?: number }): Promise<ConvNetLike>;
+  };
+  return fromConvNet(await models.loadModel(backbone, { weights, seed }));
+}
+
+/** Features before the style statistics: softmax features (Wang et al. 2021) when a temperature is set. */
+function featureTransform(o: ResolvedStylizeOptions): ((f: Tensor) => Tensor) | undefined {
+  return o.softmaxTemperature > 0 ? (f) => softmaxFeatures(f, o.softmaxTemperature) : undefined;
+}
+
+function initialImage(net: FeatureNet, o: ResolvedStylizeOptions, content: RgbImage, style: RgbImage): Promise<Tensor4D> | Tensor4D {
+  if (o.init === 'content') return tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(content), 0)));
+  if (o.init === 'noise') {
+    return tf.tidy(() => net.preprocess(tf.randomUniform([1, content.height, content.width, 3], 0, 255, 'float32', opSeed(o.seed))));
+  }
+  return resizeImage(style, { width: content.width, height: content.height }).then((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
+}
+
+/** Run style transfer. Throws ConvlabError for bad inputs before any work; honours `signal` between iterations. */
+export async function stylize(
+  options: StylizeOptions,
+  onProgress?: (p: StylizeProgress) => void,
+  signal?: AbortSignal,
+  hooks: StylizeHooks = {},
+): Promise<StylizeResult> {
+  const startedMs = Date.now();
+  const o = parseStylizeOptions(options as Record<string, unknown>, 'code');
+  const contentFull = await readImage(o.content, 'content image');
+  const stylesFull = await Promise.all(o.style.map((s, i) => readImage(s, `style image ${i + 1}`)));
+  const engine = await initEngine({ backend: o.backend, log: false });
+  hooks.onEngine?.(engine);
+
+  const net = hooks.net ?? (await loadFeatureNet(o.backbone, o.weights, o.seed));
+  try {
+    const contentLayers = o.contentWeight > 0 ? o.contentLayers.map((l) => net.resolveLayer(l)) : [];
+    const styleLayers = o.styleLayers.map((l) => net.resolveLayer(l));
+    const allLayers = [...new Set([...contentLayers, ...styleLayers])];
+
+    // Stage geometry, checked against the network and memory before any heavy work.
+    const aspect = contentFull.width / contentFull.height;
+    const dims = (side: number): [number, number] =>
+      aspect >= 1 ? [Math.max(1, Math.round(side / aspect)), side] : [side, Math.max(1, Math.round(side * aspect))];
+    for (const s of o.stages) {
+      const [h, w] = dims(s);
+      if (Math.min(h, w) < net.minInputSize) {
+        throw new ConvlabError(`size ${s} px gives a ${w}x${h} image, below ${net.name}'s minimum of ${net.minInputSize} px per side`, {
+          hint: `use --size ${Math.ceil((net.minInputSize * Math.max(h, w)) / Math.min(h, w))} or larger`,
+        });
+      }
+    }
+    const limit = o.maxMemoryGb !== undefined ? o.maxMemoryGb * 1e9 : defaultMemoryLimit();
+    const memory = checkMemory(net, allLayers, dims(o.size), o.optimizer, limit, engine.backend);
+
+    // Colour preservation (Gatys et al. 2016): luminance-only transfer or style colours matched to the content.
+    let contentWork = contentFull;
+    let stylesWork = stylesFull;
+    if (o.preserveColor === 'luminance') {
+      const stats = luminanceStats(contentFull, o.colorSpace);
+      contentWork = luminanceImage(contentFull, o.colorSpace);
+      stylesWork = stylesFull.map((s) => luminanceImage(s, o.colorSpace, stats));
+    } else if (o.preserveColor === 'histogram') {
+      stylesWork = stylesFull.map((s) => matchColorHistogram(s, contentFull));
+    }
+
+    // The record starts when stylize was called.
+    let first = true;
+    const clock = () => (first ? ((first = false), startedMs) : Date.now());
+    const record = createRunRecord(
+      {
+        tool: STYLE_TOOL,
+        parameters: recordedParameters(o),
+        seed: o.seed,
+        backend: { name: engine.backend, tfBackend: engine.tfBackend, detail: engine.detail },
+        model: { name: net.name, weights: net.weights },
+      },
+      clock,
+    );
+    record.set('memoryEstimateBytes', memory.bytes);
+    record.set('memoryLimitBytes', memory.limitBytes);
+    const stages: StageInfo[] = [];
+    const total = totalIterations(o);
+    const transform = featureTransform(o);
+    let done = 0;
+    let x: Tensor4D | undefined;
+    // Stopped while the network loaded: no stage runs, the result is the content image (0 iterations).
+    let aborted = signal?.aborted ?? false;
+    let contentStage = contentWork;
+    let contentColor = contentFull;
+    let stylesStage = stylesWork;
+    const timePerIter: number[] = [];
+
+    for (let si = 0; si < o.stages.length && !aborted; si++) {
+      const side = o.stages[si];
+      const [h, w] = dims(side);
+      contentStage = await resizeImage(contentWork, { width: w, height: h });
+      contentColor = o.preserveColor === 'luminance' ? await resizeImage(contentFull, { width: w, height: h }) : contentStage;
+      const styleSide = Math.max(net.minInputSize, Math.round(side * o.styleScale));
+      stylesStage = await Promise.all(stylesWork.map((s) => resizeImage(s, { maxSide: styleSide })));
+      const contentX = tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(contentStage), 0)));
+      const styleXs = stylesStage.map((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
+      const targets = gatysTargets(net, o, { content: contentX, styles: styleXs }, { content: contentLayers, style: styleLayers }, STYLE_LOSSES[o.styleLoss], transform);
+      styleXs.forEach((t) => t.dispose());
+      let x0: Tensor4D;
+      if (!x) x0 = await initialImage(net, o, contentStage, stylesStage[0]);
+      else {
+        const prev = x;
+        x0 = tf.tidy(() => tf.image.resizeBilinear(prev, [h, w], true));
+        prev.dispose();
+      }
+      contentX.dispose();
+      const iterations = si === o.stages.length - 1 ? o.iterations : o.stageIterations;
+      const stage: StageInfo = { size: side, width: w, height: h, iterations: 0, seconds: 0 };
+      stages.push(stage);
+      const stageStart = performance.now();
+      let last = stageStart;
+      const objective = gatysObjective(net, o, targets, transform);
+      let parts: IterationLosses = { total: 0, content: 0, style: 0, tv: 0 };
+      const lossAndGrad = (t: Tensor) => {
+        const r = objective(t as Tensor4D);
+        parts = r.parts;
+        return r;
+      };
+      const onIteration = async ({ iteration, x: current }: IterationInfo) => {
+        // The optimiser's awaits resolve as microtasks; yield a macrotask turn so a SIGINT handler can run.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const now = performance.now();
+        timePerIter.push((now - last) / 1000);
+        last = now;
+        done += 1;
+        stage.iterations = iteration;
+        record.log(done, { stage: si + 1, ...parts });
+        const recent = timePerIter.slice(-10);
+        const spi = recent.reduce((a, b) => a + b, 0) / recent.length;
+        onProgress?.({ stage: si + 1, stageCount: o.stages.length, stageSize: side, iteration, stageIterations: iterations, done, total, losses: parts, secondsPerIteration: spi, etaSeconds: spi * (total - done) });
+        if (hooks.onCheckpoint && o.saveEvery !== undefined && done % o.saveEvery === 0) {
+          await hooks.onCheckpoint(await finishImage(net, current as Tensor4D, o, contentColor), done);
+        }
+      };
+      try {
+        const result = await minimize(
+          lossAndGrad,
+          x0,
+          o.optimizer === 'adam'
+            ? { optimizer: 'adam', maxIterations: iterations, learningRate: o.lr, signal, onIteration }
+            : {
+                optimizer: 'lbfgs',
+                ...NO_LINE_SEARCH,
+                maxIterations: iterations,
+                maxEvaluations: iterations + 1,
+                historySize: LBFGS_HISTORY,
+                learningRate: o.lr,
+                rescaleSmallGradients: true,
+                signal,
+                onIteration,
+              },
+        );
+        x = result.x as Tensor4D;
+      } finally {
+        x0.dispose();
+        disposeTargets(targets);
+      }
+      stage.seconds = (performance.now() - stageStart) / 1000;
+      record.time(`stage ${si + 1} (${w}x${h})`, stage.seconds * 1000);
+      aborted = signal?.aborted ?? false;
+    }
+    let image: RgbImage;
+    if (x) {
+      image = await finishImage(net, x, o, contentColor);
+      x.dispose();
+    } else {
+      const [h, w] = dims(o.size);
+      image = await resizeImage(contentFull, { width: w, height: h });
+      contentColor = image;
+    }
+    record.set('stages', stages);
+    record.set('iterationsDone', done);
+    record.set('secondsPerIteration', timePerIter.length ? timePerIter.reduce((a, b) => a + b, 0) / timePerIter.length : 0);
+    record.set('aborted', aborted);
+    record.set('output', { width: image.width, height: image.height });
+    record.finish();
+    return { image, record, aborted, content: contentColor, styles: stylesStage };
+  } finally {
+    if (!hooks.net) net.dispose();
+  }
+}
+
+/** Network input -> RGB image, with the content's chroma put back for luminance-only transfer. */
+async function finishImage(net: FeatureNet, x: Tensor4D, o: ResolvedStylizeOptions, contentColor: RgbImage): Promise<RgbImage> {
+  const rgb = tf.tidy(() => tf.clipByValue(net.deprocess(x), 0, 255));
+  let image = await tensorToImage(rgb);
+  rgb.dispose();
+  if (o.preserveColor === 'luminance') {
+    // The optimisation ran on a gray image; its mean over channels is the stylized luminance.
+    const gray = luminanceImage(image, o.colorSpace);
+    image = combineLuminance(gray, contentColor, o.colorSpace);
+  }
+  return image;
+}
