@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces a shipped captioning model (apps/captioning/pretrained, or pretrained-attention) from the Flickr8k release:
+# Reproduces a shipped captioning model (packages/caption/pretrained, or pretrained-attention) from the Flickr8k release:
 #   1. InceptionV3 `mixed6` features (nsfwjs weights, 299x299, global-average-pooled 768-d) for all 8000 split
 #      images -> feature cache (resumable)
 #   2. one Show and Tell decoder per seed in $SEEDS, trained on the 6000 train images (checkpoints + resume)
-#   3. the best checkpoints (dev CIDEr-D, greedy, 500 dev images) exported as float16 to apps/captioning/pretrained:
+#   3. the best checkpoints (dev CIDEr-D, greedy, 500 dev images) exported as float16 to packages/caption/pretrained:
 #      one model, or an ensemble folder when several seeds are given
-#   4. test split scored with beam 3 -> apps/captioning/docs/flickr8k-test-show-tell.json
+#   4. test split scored with beam 3 -> apps/captioning/docs/flickr8k-test-show-tell.json (a run record: scores and captions)
 # Usage: tools/train-caption.sh [flickr8k folder]   (re-running resumes every step)
-# The shipped soft-attention model (apps/captioning/pretrained-attention):
+# The shipped soft-attention model (packages/caption/pretrained-attention):
 #   DECODER=show-attend-tell GRID_POOL=2 EPOCHS=8 tools/train-caption.sh
 #   (InceptionV3 mixed6's 17x17 grid average-pooled to 9x9, cached as float16 beside the pooled vector)
 # Variants tried (apps/captioning/README.md has their dev scores):
@@ -25,7 +25,7 @@ TAG=${TAG:-$MODEL-$(echo "$POOLED" | tr ',' '+')-$SIZE}
 DECODER=${DECODER:-show-tell}
 GRID_POOL=${GRID_POOL:-}
 [ -n "$GRID_POOL" ] && TAG=$TAG-grid$GRID_POOL
-FEATS=${FEATS:-apps/captioning/tmp/features/flickr8k-$TAG}
+FEATS=${FEATS:-tmp/caption/features/flickr8k-$TAG}
 SEEDS=${SEEDS:-1}
 DROPOUTS=${DROPOUTS:-0.2}  # one per seed
 EPOCHS=${EPOCHS:-8}
@@ -33,11 +33,11 @@ export CONVLAB_BACKEND=${CONVLAB_BACKEND:-native}
 # LENGTH_PENALTY: the beam-search length penalty chosen on the dev split, stored with the exported model.
 if [ "$DECODER" = show-attend-tell ]; then
   LENGTH_PENALTY=${LENGTH_PENALTY:-1}
-  DEST=${DEST:-apps/captioning/pretrained-attention}
+  DEST=${DEST:-packages/caption/pretrained-attention}
   RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-attend-tell.json}
 else
   LENGTH_PENALTY=${LENGTH_PENALTY:-0}
-  DEST=${DEST:-apps/captioning/pretrained}
+  DEST=${DEST:-packages/caption/pretrained}
   RESULTS=${RESULTS:-apps/captioning/docs/flickr8k-test-show-tell.json}
 fi
 CLI="node apps/captioning/bin/convlab-caption.js"
@@ -53,7 +53,7 @@ read -r -a seeds <<< "$SEEDS"
 read -r -a dropouts <<< "$DROPOUTS"
 best=()
 for i in "${!seeds[@]}"; do
-  run=apps/captioning/tmp/runs/$DECODER-$TAG-s${seeds[$i]}
+  run=tmp/caption/runs/$DECODER-$TAG-s${seeds[$i]}
   $CLI train --data "$DATA" --features "$FEATS" --out "$run" --decoder "$DECODER" \
     --epochs "$EPOCHS" --batch 64 --lr 2e-3 --lr-decay 0.8 --hidden 256 --embed 256 --dropout "${dropouts[$i]:-0.2}" \
     --min-count 5 --max-length 16 --patience 2 --val-limit 500 --metric CIDEr-D --seed "${seeds[$i]}"

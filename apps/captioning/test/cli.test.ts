@@ -1,7 +1,7 @@
 /**
  * convlab-caption's flag checks, in process: every numeric flag has a range and every word flag its choices,
  * refused with a message naming the flag before any input is read (the dataset and cache paths below do
- * not exist) and before any output is created; and the training memory estimate.
+ * not exist) and before any output is created. (The training memory estimate: packages/caption/test/memory.test.ts.)
  */
 import test from 'ava';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConvlabError } from '@convlab/core';
 import { main } from '../src/cli.js';
-import { checkTrainingMemory, createDecoder, decoderParamCount, estimateTrainingMemory, type DecoderConfig } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'caption-cli-'));
 const out = join(dir, 'out');
@@ -84,38 +83,32 @@ for (const [args, message] of refused) {
   });
 }
 
-const FLICKR8K_ATTENTION = { kind: 'show-attend-tell' as const, images: 8000, pooledDim: 768, gridShape: [9, 9, 768] as [number, number, number], vocabSize: 2542, embedDim: 256, hiddenDim: 256, attentionDim: 256, batchSize: 64, maxLength: 16 };
-
-test('decoderParamCount is what the decoders allocate', (t) => {
-  const configs: DecoderConfig[] = [
-    { kind: 'show-tell', vocabSize: 37, featureDim: 21, embedDim: 5, hiddenDim: 7, dropout: 0, normalizeFeatures: true },
-    { kind: 'show-tell', vocabSize: 37, featureDim: 21, embedDim: 5, hiddenDim: 7, dropout: 0 },
-    { kind: 'show-attend-tell', vocabSize: 37, featureDim: 21, gridSize: 9, embedDim: 5, hiddenDim: 7, attentionDim: 3, dropout: 0, normalizeFeatures: true },
-  ];
-  for (const c of configs) {
-    const d = createDecoder(c, 1);
-    t.is(decoderParamCount(c), d.params.count(), c.kind);
-    d.params.dispose();
+/** What main() writes on stdout while it runs. */
+async function stdoutOf(args: string[]): Promise<string> {
+  const write = process.stdout.write.bind(process.stdout);
+  let text = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => ((text += String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    await main(args, new AbortController().signal);
+  } finally {
+    process.stdout.write = write;
   }
-});
+  return text;
+}
 
-test('training memory estimate: the shipped attention recipe fits a few GB, dominated by the feature table; a huge --batch is refused naming --batch', (t) => {
-  const est = estimateTrainingMemory(FLICKR8K_ATTENTION);
-  // 8000 x (81 x 768 grid + 2 x 768 pooled) float32 = 2.04 GB of features.
-  t.is(est.parts.features, 4 * 8000 * (81 * 768 + 2 * 768));
-  t.is(est.dominant, 'features');
-  t.true(est.bytes > 2.5e9 && est.bytes < 4e9, `${est.bytes}`);
-  t.notThrows(() => checkTrainingMemory(est, 'xe', 8e9));
-  const huge = estimateTrainingMemory({ ...FLICKR8K_ATTENTION, batchSize: 100_000 });
-  t.is(huge.dominant, 'activations');
-  const err = t.throws(() => checkTrainingMemory(huge, 'xe', 8e9), { instanceOf: ConvlabError });
-  t.regex(err!.message, /^training \(about .* GB .*\) needs about .* GB of memory, more than the 8\.0 GB available$/);
-  t.regex(err!.hint!, /lower --batch/);
-  const scst = estimateTrainingMemory({ ...FLICKR8K_ATTENTION, batchSize: 20_000, samples: 5 });
-  t.regex(t.throws<ConvlabError>(() => checkTrainingMemory(scst, 'scst', 8e9))!.hint ?? '', /--batch or --samples/);
-  const features = estimateTrainingMemory({ ...FLICKR8K_ATTENTION, images: 200_000 });
-  t.regex(t.throws<ConvlabError>(() => checkTrainingMemory(features, 'xe', 8e9))!.hint ?? '', /--grid-pool/);
-  // Show and Tell on pooled vectors is small.
-  const st = estimateTrainingMemory({ ...FLICKR8K_ATTENTION, kind: 'show-tell' });
-  t.true(st.bytes < 1e9, `${st.bytes}`);
+test.serial('--help is generated from the option schemas: every command, each command with its flags, ranges and defaults', async (t) => {
+  const top = await stdoutOf([]);
+  t.is(await stdoutOf(['--help']), top);
+  for (const c of ['predict', 'extract', 'train', 'eval', 'export', 'synth']) t.regex(top, new RegExp(`\\n  ${c} `));
+  t.regex(top, /Exit codes: 0 done, 1 refused/);
+  const train = (await stdoutOf(['train', '--help'])).replace(/\s+/g, ' ');
+  t.regex(train, /--lr <X> Adam learning rate \(SCST default 5e-5\) \(number > 0 and <= 1; default 0\.002\)/);
+  t.regex(train, /--batch <N> captions per batch .*\(integer >= 1; default 64\)/);
+  t.regex(train, /--decoder <show-tell\|show-attend-tell>/);
+  t.notRegex(train, /--beam/, 'only its own flags');
+  const predict = (await stdoutOf(['help', 'predict'])).replace(/\s+/g, ' ');
+  t.regex(predict, /Usage: convlab-caption predict \[options\] \[images\.\.\.\]/);
+  t.regex(predict, /--beam <N> beam width \(1 = greedy\) \(integer >= 1 and <= 50; default 3\)/);
+  t.regex(predict, /--attention-maps <DIR>/);
+  t.regex(predict, /--json/);
 });

@@ -12,8 +12,8 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { initEngine, loadImage, resizeImage, saveImage } from '@convlab/core';
-import { asCached, Captioner, loadEncoderImage, loadFeatureCache, randomConvExtractor, type EncoderSpec } from '../src/index.js';
+import { initEngine, loadImage, resizeImage, saveImage, validateRunRecord } from '@convlab/core';
+import { asCached, Captioner, loadEncoderImage, loadFeatureCache, randomConvExtractor, type EncoderSpec } from '@convlab/caption';
 import { ROOT, runCaption, type CliRun } from './helpers/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'caption-one-pipeline-'));
@@ -43,13 +43,13 @@ for (const decoder of ['show-tell', 'show-attend-tell'] as const) {
     ok(t, train, 'train');
     const results = join(dir, `results-${decoder}.json`);
     ok(t, await runCaption(['eval', '--model', join(run, 'best'), ...data, '--features', feats, '--split', 'test', '--beam', '3', '--out', results]), 'eval');
-    const scored = JSON.parse(readFileSync(results, 'utf8')) as { complete: boolean; captions: { image: string; caption: string }[] };
+    const scored = validateRunRecord(JSON.parse(readFileSync(results, 'utf8'))).extra as { complete: boolean; captions: { image: string; caption: string }[] };
     t.true(scored.complete);
     t.is(scored.captions.length, 24);
     const paths = scored.captions.map((c) => join(ds, 'images', c.image));
     const predicted = await runCaption(['predict', '--model', join(run, 'best'), '--beam', '3', '--json', ...paths]);
     ok(t, predicted, 'predict');
-    const byName = new Map((JSON.parse(predicted.stdout) as { path: string; caption: string }[]).map((r) => [basename(r.path), r.caption]));
+    const byName = new Map((validateRunRecord(JSON.parse(predicted.stdout)).extra.results as { path: string; caption: string }[]).map((r) => [basename(r.path), r.caption]));
     const differing = scored.captions.filter((c) => byName.get(c.image) !== c.caption);
     t.deepEqual(differing, [], 'every predict caption equals the caption eval scored');
     const distinct = new Set(scored.captions.map((c) => c.caption)).size;

@@ -1,9 +1,9 @@
-/** Demo section: caption the bundled photos with the shipped Flickr8k model (apps/captioning owns the work). */
+/** Demo section: caption the bundled photos with the shipped Flickr8k model (@convlab/caption owns the work). */
 import { performance } from 'node:perf_hooks';
 import { basename, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { captionImage, drawGrid, loadImage, saveImage, writeJsonAtomic } from '@convlab/core';
-import { captionImages, DEFAULT_MODEL, SHIPPED_MODELS } from '@convlab/captioning';
+import { captionImages, DEFAULT_MODEL, SHIPPED_MODELS } from '@convlab/caption';
 import type { DemoFigure, DemoSection } from './sections.js';
 
 export const captioningSection: DemoSection = {

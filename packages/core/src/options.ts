@@ -87,11 +87,12 @@ function numberRange(s: AnyZod): NumberRange {
   // The strictest lower bound decides whether it is inclusive (min) or exclusive (gt).
   const checks = ((defOf(s) as Def & { checks?: { _zod: { def: { check: string; value: number; inclusive: boolean } } }[] }).checks ?? []).map((c) => c._zod.def);
   const lower = checks.filter((c) => c.check === 'greater_than').sort((a, b) => b.value - a.value || Number(a.inclusive) - Number(b.inclusive))[0];
-  if (lower && Number.isFinite(lower.value)) {
+  // zod's .int() carries hidden safe-integer bounds: they are no range a user needs to read.
+  if (lower && Number.isFinite(lower.value) && lower.value > -Number.MAX_SAFE_INTEGER) {
     if (lower.inclusive) range.min = lower.value;
     else range.gt = lower.value;
   }
-  if (n.maxValue !== null && Number.isFinite(n.maxValue)) range.max = n.maxValue;
+  if (n.maxValue !== null && Number.isFinite(n.maxValue) && n.maxValue < Number.MAX_SAFE_INTEGER) range.max = n.maxValue;
   return range;
 }
 

@@ -27,6 +27,9 @@ test('fieldsOf reads kinds, ranges, choices, defaults and metadata from the sche
   t.is(f.out.short, 'o');
   t.is(f.out.placeholder, 'DIR');
   t.is(f.out.description, 'output folder');
+  // .int() alone has hidden safe-integer bounds; they are not shown as a range.
+  t.deepEqual(fieldsOf(z.object({ n: z.number().int() }))[0].range, { integer: true });
+  t.deepEqual(fieldsOf(z.object({ n: z.number().int().min(1) }))[0].range, { integer: true, min: 1 });
 });
 
 test('parseOptions from CLI text: coercion, defaults, and one message naming the flag', (t) => {

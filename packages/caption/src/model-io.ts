@@ -127,7 +127,7 @@ function requireFile(dir: string, file: string): string {
   const p = join(dir, file);
   if (!existsSync(p)) {
     throw new ConvlabError(`caption model folder ${dir} is missing ${file}`, {
-      hint: 'a model folder needs config.json, vocab.json and weights.bin; pass --model <folder> or restore the shipped apps/captioning/pretrained',
+      hint: 'a model folder needs config.json, vocab.json and weights.bin; pass --model <folder> or restore the shipped packages/caption/pretrained',
     });
   }
   return p;

@@ -4,17 +4,14 @@
  * (as in Fang et al. 2015) is trained on the cached pooled features of the train split, and its mean average
  * precision over words is reported on the val split. Subsets of a multi-layer cache (extract
  * --pooled-layers) are compared by slicing their columns, so one extraction serves every candidate.
- * Usage: npx tsx --conditions=@convlab/source apps/captioning/tools/word-probe.ts ../shared/data/flickr8k
+ * Usage: npx tsx --conditions=@convlab/source tools/caption/word-probe.ts ../shared/data/flickr8k
  *        --features <cache> [--subsets "mixed6|mixed6.max|mixed6,mixed7|mixed4,mixed5,mixed6,mixed7"] [--epochs 40]
  *        (with a --pool mean+max cache, "mixed6" is both halves, "mixed6.mean" / "mixed6.max" one of them)
  */
 import { parseArgs } from 'node:util';
 import { initEngine, tf } from '@convlab/core';
-import type { Tensor2D } from '@convlab/core';
-import { loadFlickr } from '../src/data/index.js';
-import { loadFeatureCache } from '../src/features.js';
-import { tokenize } from '../src/tokenizer.js';
-import { rng } from '../src/params.js';
+import type { Scalar, Tensor2D } from '@convlab/core';
+import { loadFlickr, loadFeatureCache, tokenize, rng } from '@convlab/caption';
 
 const STOP = new Set('a an the is are of in on and with at to his her their its it while for from into by as two three one some other front near down up its over has who that there this through'.split(' '));
 const { values, positionals } = parseArgs({
@@ -107,7 +104,7 @@ for (const subset of subsets) {
       opt.minimize(() => {
         const logits = tf.add(tf.matMul(tf.gather(a, idx), w), bias);
         const l2 = tf.mul(1e-4, tf.sum(tf.square(w)));
-        return tf.add(tf.losses.sigmoidCrossEntropy(tf.gather(yTrain, idx), logits), l2) as tf.Scalar;
+        return tf.add(tf.losses.sigmoidCrossEntropy(tf.gather(yTrain, idx), logits), l2) as Scalar;
       });
       idx.dispose();
     }

@@ -225,7 +225,7 @@ export interface FeatureCache {
   failed: Map<string, string>;
 }
 
-export interface ExtractOptions {
+export interface ExtractToCacheOptions {
   /** Store the spatial grid too (float16; needed for attention). */
   withGrid?: boolean;
   batchSize?: number;
@@ -281,7 +281,7 @@ function rethrowUnlessUserError(err: unknown): ConvlabError {
  * again first. Stops between batches when `signal` is aborted: every finished batch is on disk and
  * recorded, so running it again resumes.
  */
-export async function extractToCache(dir: string, extractor: FeatureExtractor, images: string[], paths: string[], options: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractToCache(dir: string, extractor: FeatureExtractor, images: string[], paths: string[], options: ExtractToCacheOptions = {}): Promise<ExtractResult> {
   mkdirSync(dir, { recursive: true });
   const withGrid = options.withGrid ?? false;
   const batchSize = options.batchSize ?? 16;

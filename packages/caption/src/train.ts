@@ -20,7 +20,7 @@ import type { EncoderSpec } from './features.js';
 type AdamOptimizer = ReturnType<typeof tf.train.adam>;
 type NamedMap = Parameters<AdamOptimizer['applyGradients']>[0];
 
-export interface TrainOptions {
+export interface TrainDecoderOptions {
   epochs: number;
   batchSize?: number;
   learningRate?: number;
@@ -117,7 +117,7 @@ async function restoreOptimizer(optimizer: AdamOptimizer, decoder: CaptionDecode
 }
 
 /** Ranges of the numeric options: a RangeError instead of a hang (batch 0) or an out-of-memory death. */
-function checkOptions(o: TrainOptions): void {
+function checkOptions(o: TrainDecoderOptions): void {
   const check = (name: string, v: number | undefined, ok: (x: number) => boolean, want: string) => {
     if (v !== undefined && !(Number.isFinite(v) && ok(v))) throw new RangeError(`trainDecoder: ${name} must be ${want}, got ${v}`);
   };
@@ -146,7 +146,7 @@ export interface TrainResult {
   interrupted: boolean;
 }
 
-export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, options: TrainOptions): Promise<TrainResult> {
+export async function trainDecoder(decoder: CaptionDecoder, data: TrainData, options: TrainDecoderOptions): Promise<TrainResult> {
   checkOptions(options);
   const batchSize = options.batchSize ?? 64;
   const metric = options.metric ?? 'CIDEr-D';

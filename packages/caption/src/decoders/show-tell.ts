@@ -1,6 +1,9 @@
 /**
  * Show and Tell (Vinyals et al. 2015): the image embedding W_img * CNN(I) is the LSTM's first input
- * (t = -1), then <start> and the caption words; a linear layer on h_t predicts word t+1.
+ * (t = -1), then <start> and the caption words; a linear layer on h_t predicts word t+1. The paper's
+ * unrolled model and loss:
+ *   x_{-1} = CNN(I),   x_t = W_e S_t (t = 0..N-1),   p_{t+1} = LSTM(x_t),   L(I, S) = -sum_{t=1..N} log p_t(S_t)
+ * (here CNN(I) is a frozen encoder's pooled vector, standardized and projected by W_img).
  */
 import { tf } from '@convlab/core';
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@convlab/core';

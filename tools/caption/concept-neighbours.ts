@@ -2,13 +2,13 @@
  * How semantic is an encoder layer for captioning? For N dev images, the cosine nearest neighbour (among the
  * same N) of each image's global-average-pooled feature; report the fraction of images whose neighbour shares
  * at least one concept noun (from a short list) in their captions, among images that have one.
- * Usage: npx tsx --conditions=@convlab/source apps/captioning/tools/concept-neighbours.ts <flickr8k dir>
+ * Usage: npx tsx --conditions=@convlab/source tools/caption/concept-neighbours.ts <flickr8k dir>
  *        --model inception_v3 --layers mixed4,mixed5,mixed6 --size 299 [--count 500] [--backend native]
  */
 import { parseArgs } from 'node:util';
 import { initEngine, loadImage, imagesToBatch, tf } from '@convlab/core';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { loadFlickr } from '../src/data/index.js';
+import { loadFlickr } from '@convlab/caption';
 
 const CONCEPTS = ['dog', 'man', 'woman', 'child', 'water', 'snow', 'grass', 'bike', 'ball', 'beach', 'street', 'girl', 'boy'];
 const { values, positionals } = parseArgs({

@@ -1,18 +1,12 @@
 /**
  * Score an ensemble of trained decoders (probabilities averaged per step) on a split, each member reading its
  * own feature cache: Show and Tell members their pooled vectors, attention members their grids. Used to decide whether an ensemble is worth shipping.
- * Usage: npx tsx --conditions=@convlab/source apps/captioning/tools/eval-ensemble.ts ../shared/data/flickr8k
+ * Usage: npx tsx --conditions=@convlab/source tools/caption/eval-ensemble.ts ../shared/data/flickr8k
  *        --models runA/best,runB/best --features cacheA,cacheB [--split val] [--beam 3] [--length-penalty 0]
  */
 import { parseArgs } from 'node:util';
 import { initEngine } from '@convlab/core';
-import { loadFlickr } from '../src/data/index.js';
-import { loadFeatureCache, type FeatureCache } from '../src/features.js';
-import { loadCaptionModel } from '../src/model-io.js';
-import { EnsembleDecoder } from '../src/decoders/ensemble.js';
-import { evaluateSplit, featureTable } from '../src/pipeline.js';
-import { formatScores } from '../src/eval.js';
-import type { Split } from '../src/data/types.js';
+import { loadFlickr, loadFeatureCache, type FeatureCache, loadCaptionModel, EnsembleDecoder, evaluateSplit, featureTable, formatScores, type Split } from '@convlab/caption';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

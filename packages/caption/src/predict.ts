@@ -2,54 +2,23 @@
  * Captioning image files with a saved model: load the encoder named in the model's config, extract
  * features, decode (greedy or beam), and optionally return per-word attention maps.
  */
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { ConvlabError, loadImage, resizeImage, tf } from '@convlab/core';
+import { ConvlabError, loadImage, parseOptions, resizeImage, tf } from '@convlab/core';
 import type { RgbImage } from '@convlab/core';
 import { loadCaptionModel, type CaptionModel } from './model-io.js';
 import { asCached, createExtractor, encodeImageFiles, type FeatureExtractor, type Features } from './features.js';
 import { beamSearch, decoderModel } from './beam-search.js';
 import { attentionStrip, type WordAttention } from './attention-maps.js';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
+import { resolveModelDir } from './shipped-models.js';
+import { DecodingOptions } from './options.js';
 
 /**
- * The caption models shipped in the repository, by name (as torchvision names its weights): `--model` takes
- * one of these names or a model folder. Each folder holds the decoder weights, its vocabulary and the encoder
- * spec, so the features it needs are recomputed from the right backbone, layer and input size.
+ * captionImages' options: the images, the model, the decoding options of the `DecodingOptions` schema
+ * (validated the same way; left out, maxLength and lengthPenalty come from the model's config), and hooks.
  */
-export const SHIPPED_MODELS = {
-  'show-attend-tell': {
-    dir: join(HERE, '..', 'pretrained-attention'),
-    description: 'Show, Attend and Tell (soft attention) over InceptionV3 mixed6, 9x9 grid, Flickr8k',
-  },
-  'show-tell': {
-    dir: join(HERE, '..', 'pretrained'),
-    description: 'Show and Tell over InceptionV3 mixed6, pooled, Flickr8k',
-  },
-} as const;
-export type ShippedModel = keyof typeof SHIPPED_MODELS;
-/** The model predict and eval use without --model: the best on the Flickr8k test split (README). */
-export const DEFAULT_MODEL: ShippedModel = 'show-attend-tell';
-/** Folder of the default model. */
-export const PRETRAINED_DIR = SHIPPED_MODELS[DEFAULT_MODEL].dir;
-/** The shipped soft-attention model: use it for attention maps. */
-export const PRETRAINED_ATTENTION_DIR = SHIPPED_MODELS['show-attend-tell'].dir;
-
-/** A shipped model's name -> its folder; anything else is taken as a folder path; undefined -> the default. */
-export function resolveModelDir(model?: string): string {
-  if (model === undefined) return PRETRAINED_DIR;
-  return model in SHIPPED_MODELS ? SHIPPED_MODELS[model as ShippedModel].dir : model;
-}
-
-export interface CaptionImagesOptions {
+export interface CaptionImagesOptions extends Partial<DecodingOptions> {
   images: string[];
   /** A shipped model's name (SHIPPED_MODELS) or a model folder; default DEFAULT_MODEL. */
   model?: string;
-  beam?: number;
-  maxLength?: number;
-  lengthPenalty?: number;
-  blockRepeatedTrigrams?: boolean;
   /** Return per-word attention maps (attention decoders only) and, with `strips`, a rendered strip image. */
   attentionMaps?: boolean;
   strips?: boolean;
@@ -134,7 +103,7 @@ export class Captioner {
       beamSize: options.beam ?? 3,
       maxLength: options.maxLength ?? config.maxLength ?? 20,
       lengthPenalty: options.lengthPenalty ?? config.decoding?.lengthPenalty,
-      blockRepeatedTrigrams: options.blockRepeatedTrigrams,
+      blockRepeatedTrigrams: options.blockTrigrams,
     })[0];
     const words = vocab.decode(best.tokens);
     const result: CaptionResult = { path, caption: words.join(' '), logprob: best.logprob };
@@ -157,6 +126,10 @@ export class Captioner {
  * (Captioner.captionFile). Throws on the first unreadable image unless `onFailure` is given.
  */
 export async function captionImages(options: CaptionImagesOptions): Promise<CaptionResult[]> {
+  // The decoding options given are checked against the one declaration of their ranges (`beam 0 is out of range ...`).
+  const decoding = Object.fromEntries((['beam', 'maxLength', 'lengthPenalty', 'blockTrigrams'] as const).filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+  const parsed = parseOptions(DecodingOptions, decoding, 'code');
+  const decode: DecodeOptions = { ...Object.fromEntries(Object.keys(decoding).map((k) => [k, parsed[k as keyof DecodingOptions]])), attentionMaps: options.attentionMaps, strips: options.strips };
   const captioner = await Captioner.load(options.model);
   try {
     const out: CaptionResult[] = [];
@@ -164,7 +137,7 @@ export async function captionImages(options: CaptionImagesOptions): Promise<Capt
       if (options.signal?.aborted) break;
       let result: CaptionResult;
       try {
-        result = await captioner.captionFile(path, options);
+        result = await captioner.captionFile(path, decode);
       } catch (err) {
         if (!options.onFailure || !(err instanceof ConvlabError)) throw err;
         options.onFailure(path, err);

@@ -1,0 +1,32 @@
+// @convlab/caption: image captioning (see README.md). The command calls and their option schemas first,
+// then the pieces they are made of.
+export * from './options.js';
+export { hooksOf, type RunHooks } from './runs/common.js';
+export { runExtract, encoderSpecOf, type ExtractRun } from './runs/extract.js';
+export { runTrain, resolveTrainOptions, writeTrainingPlots, type TrainRun, type ResolvedTrainOptions } from './runs/train.js';
+export { runEval, type EvalRun } from './runs/eval.js';
+export { runPredict, expandImages, stripNames, type PredictHooks, type PredictRun } from './runs/predict.js';
+export { runExport, type ExportRun } from './runs/export.js';
+export { runSynth, type SynthRun } from './runs/synth.js';
+export * from './shipped-models.js';
+export * from './tokenizer.js';
+export * from './vocab.js';
+export * from './data/index.js';
+export * from './metrics/index.js';
+export * from './decoders/index.js';
+export { lstmStep, lstmStepOps, setLstmCellImpl, gatherRows, mm, type LstmState } from './lstm.js';
+export { ParamStore, rng } from './params.js';
+export * from './beam-search.js';
+export * from './batches.js';
+export * from './features.js';
+export * from './model-io.js';
+export * from './train.js';
+export * from './eval.js';
+export * from './synthetic.js';
+export * from './pipeline.js';
+export * from './predict.js';
+export * from './attention-maps.js';
+export { fusedLstmCell, softmaxCrossEntropy } from './fused.js';
+export * from './scst.js';
+export * from './memory.js';
+export * from './float16.js';
