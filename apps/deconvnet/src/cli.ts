@@ -1,5 +1,5 @@
-/** convlab-deconv entry point: see cli-main.ts. */
+/** convlab-deconv entry point: the commands are generated from @convlab/visualize's option schemas (commands.ts). */
 import { runCli } from '@convlab/core';
-import { main } from './cli-main.js';
+import { main } from './commands.js';
 
 await runCli(main);

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveImage } from '@convlab/core';
-import { main } from '../src/cli-main.js';
+import { main } from '../src/commands.js';
 
 const never = new AbortController().signal;
 
@@ -69,4 +69,35 @@ test.serial('convlab-deconv attribute writes maps, a grid, a run record and a se
   const record = JSON.parse(await readFile(join(dir, 'attr-class2.json'), 'utf8'));
   t.deepEqual(record.parameters.methods, ['gradcam', 'guided']);
   await rm(dir, { recursive: true, force: true });
+});
+
+test.serial('--help and each command --help are generated from the option schemas', async (t) => {
+  const help = async (args: string[]) => {
+    const out: string[] = [];
+    const writeOut = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      await main(args, never);
+    } finally {
+      process.stdout.write = writeOut;
+    }
+    return out.join('').replace(/\s+/g, ' ');
+  };
+  const top = await help(['--help']);
+  for (const name of ['attribute', 'project', 'occlusion', 'top9', 'features', 'filters', 'sanity', 'report', 'figure', 'layers']) t.regex(top, new RegExp(`${name} \\[options\\]`), name);
+  t.is(await help([]), top);
+  const top9 = await help(['top9', '--help']);
+  t.regex(top9, /--k <N> activations shown per unit \(integer >= 1 and <= 100; default 9\)/);
+  t.regex(top9, /--units <UNITS> units: 3,17,42, strongest:N .* default spread:16/);
+  t.regex(top9, /--no-unit-images/);
+  t.regex(top9, /--model <NAME> .*\(default mobilenet_v2\)/);
+  t.regex(top9, /--backend <auto\|tensorflow\|native\|wasm\|cpu>/);
+  const attribute = await help(['attribute', '--help']);
+  t.regex(attribute, /Usage: convlab-deconv attribute \[options\] \[images\.\.\.\]/);
+  t.regex(attribute, /--unit <N\|strongest>/);
+  t.regex(attribute, /--position <y,x\|argmax\|all> .*\(default argmax\)/);
+  t.regex(attribute, /--smoothgrad-sigma <X> .*\(number > 0 and <= 5; default 0\.15\)/);
+  t.notRegex(attribute, /--images/, 'images are positional');
+  t.regex(await help(['sanity', '--help']), /--smoothgrad-samples <N> .*default 10\)/);
+  t.is(await help(['help', 'occlusion']), await help(['occlusion', '--help']));
 });

@@ -1,5 +1,5 @@
-/** Demo section: the Zeiler & Fergus top-9 figure on the bundled photos (apps/deconvnet owns the work). */
-import { deconvnetDemo } from '@convlab/deconvnet';
+/** Demo section: the Zeiler & Fergus top-9 figure on the bundled photos (@convlab/visualize owns the work). */
+import { deconvnetDemo } from '@convlab/visualize';
 import type { DemoSection } from './sections.js';
 
 export const deconvnetSection: DemoSection = {

@@ -1,6 +1,8 @@
 /**
  * Saliency (Simonyan, Vedaldi & Zisserman 2014): the plain gradient of the target w.r.t. the image;
- * the heat map is max over colour channels of its absolute value.
+ * the heat map is max over colour channels of its absolute value:
+ *
+ *   w = dS_c/dI (at the image I),   M_ij = max_k |w_ijk|
  */
 import type { ConvNet } from '@convlab/models';
 import type { Tensor4D } from '@convlab/core';

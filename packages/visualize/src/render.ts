@@ -13,9 +13,9 @@
 import { applyColormap, cropImage, overlayHeatmap, type RgbImage } from '@convlab/core';
 import type { AttributionMap } from './attribution.js';
 
-export type ProjectionNormalization = 'robust' | 'std' | 'symmetric' | 'minmax';
+export const NORMALIZATIONS = ['robust', 'std', 'symmetric', 'minmax'] as const;
 
-export const NORMALIZATIONS: readonly ProjectionNormalization[] = ['robust', 'std', 'symmetric', 'minmax'];
+export type ProjectionNormalization = (typeof NORMALIZATIONS)[number];
 
 export function projectionToImage(pixels: ArrayLike<number>, width: number, height: number, mode: ProjectionNormalization = 'robust'): RgbImage {
   const n = width * height * 3;

@@ -15,7 +15,7 @@ import { logitsPlan, resolveTarget, type ResolvedTarget, type Target } from '../
 /** Scores a batch of RGB images (0..255): a target value per image and, optionally, class probabilities. */
 export type OcclusionScorer = (images: Tensor4D) => { target: Tensor1D; probs?: Tensor2D };
 
-export interface OcclusionOptions {
+export interface OcclusionMapOptions {
   /** Side of the grey square in pixels (default: about 1/7 of the shorter image side, Z&F-like). */
   size?: number;
   /** Step between square positions in pixels (default size / 4, at least 1). */
@@ -71,7 +71,7 @@ function asTensor(image: Tensor3D | RgbImage): Tensor3D {
   return tf.clone(image);
 }
 
-export async function occlusion(image: Tensor3D | RgbImage, scorer: OcclusionScorer, options: OcclusionOptions = {}): Promise<OcclusionResult> {
+export async function occlusion(image: Tensor3D | RgbImage, scorer: OcclusionScorer, options: OcclusionMapOptions = {}): Promise<OcclusionResult> {
   const started = performance.now();
   const base = asTensor(image);
   const [height, width] = base.shape;
@@ -165,7 +165,7 @@ export async function occlusionForModel(
   model: ConvNet,
   image: Tensor3D | RgbImage,
   target: Target,
-  options: OcclusionOptions = {},
+  options: OcclusionMapOptions = {},
 ): Promise<OcclusionResult & { target: Float32Array; resolved: ResolvedTarget }> {
   const batch = toBatch(image as RgbImage | Tensor3D);
   const resolved = resolveTarget(model, batch, target);

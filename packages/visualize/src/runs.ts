@@ -1,7 +1,9 @@
 /**
- * Runs that write files: each computes with the library, saves PNGs, a JSON run record and (where a
- * comparison is shown) a self-contained HTML report, and returns what it wrote. The CLI and the demo
- * call these; everything they compute is also available from the functions they call.
+ * The library calls behind convlab-deconv's commands, one per command: each validates its options
+ * with its schema (options.ts; `parseOptions(Schema, options, 'code')`), checks them against the model
+ * before reading any image (checks.ts: sizes, target, memory), computes with the library, saves PNGs,
+ * a JSON run record whose `parameters` are the parsed options and (where a comparison is shown) a
+ * self-contained HTML report, and returns what it wrote. The CLI, the studio and the demo call these.
  */
 import { realpathSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
@@ -14,33 +16,41 @@ import {
   escapeHtml,
   linePlot,
   overlayHeatmap,
+  parseOptions,
   saveImage,
   writeHtmlPage,
   type GridCell,
   type HtmlSection,
   type RgbImage,
 } from '@convlab/core';
-import type { ConvNet, ReluBackward } from '@convlab/models';
+import type { ConvNet } from '@convlab/models';
 import { METHOD_TITLES, type AttributionMap, type MethodName } from './attribution.js';
 import { createMethod, type MethodOptions } from './methods/index.js';
-import { occlusionForModel, upsampleGrid, type OcclusionOptions } from './methods/occlusion.js';
-import { attributionImage, cropPadded, cropPixels, fitBox, heatImage, projectionToImage, type ProjectionNormalization } from './render.js';
-import { featureMaps, type FeatureMapsOptions } from './feature-maps.js';
+import { occlusionForModel, upsampleGrid } from './methods/occlusion.js';
+import { attributionImage, cropPadded, cropPixels, fitBox, heatImage, projectionToImage } from './render.js';
+import { featureMaps } from './feature-maps.js';
 import { firstLayerFilters } from './filters.js';
 import { sanityCheck } from './sanity-check.js';
-import { loadFitted, type FitMode } from './images.js';
+import { imageFiles, loadFitted } from './images.js';
 import { unitBoxes } from './receptive.js';
 import { safeName } from './top9/run.js';
 import type { Target } from './target.js';
+import { checkCallMemory, checkOcclusionFlags, checkSizeForModel, checkTargetForModel } from './checks.js';
+import {
+  AttributeOptions,
+  FeaturesOptions,
+  FiltersOptions,
+  OcclusionOptions,
+  ProjectOptions,
+  ReportOptions,
+  SanityOptions,
+  pick,
+  targetOf,
+  type AttributeParameters,
+} from './options.js';
 
-export interface ImageRunBase {
-  model: ConvNet;
-  /** Image files. */
-  images: string[];
-  outDir: string;
-  /** Input size [h, w] (default: the model's). */
-  size?: [number, number];
-  fit?: FitMode;
+/** What a run reports back while it works (none of it is an option: it is not in the run record). */
+export interface RunHooks {
   signal?: AbortSignal;
   log?: (line: string) => void;
   /**
@@ -106,18 +116,24 @@ function outputNamer(outDir: string, images: readonly string[]): (name: string) 
  * The images of a run, decoded and fitted, one at a time; a file that cannot be read is reported
  * through onSkip and skipped. A single image that fails, or every image failing, is an error.
  */
-async function* readImages(options: ImageRunBase, size: [number, number], failed: { file: string; error: string }[]): AsyncGenerator<{ file: string; image: RgbImage }> {
-  for (const file of options.images) {
-    if (options.signal?.aborted) return;
+async function* readImages(
+  files: readonly string[],
+  size: [number, number],
+  fit: 'cover' | 'fill',
+  hooks: RunHooks,
+  failed: { file: string; error: string }[],
+): AsyncGenerator<{ file: string; image: RgbImage }> {
+  for (const file of files) {
+    if (hooks.signal?.aborted) return;
     let image: RgbImage;
     try {
-      image = await loadFitted(file, size, options.fit);
+      image = await loadFitted(file, size, fit);
     } catch (err) {
-      if (options.images.length === 1) throw err;
+      if (files.length === 1) throw err;
       failed.push({ file, error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
-      options.onSkip?.(file, err);
-      if (failed.length === options.images.length) {
-        throw new ConvlabError(`none of the ${options.images.length} images could be read (${failed[0].file}: ${failed[0].error})`, { hint: 'check the image files' });
+      hooks.onSkip?.(file, err);
+      if (failed.length === files.length) {
+        throw new ConvlabError(`none of the ${files.length} images could be read (${failed[0].file}: ${failed[0].error})`, { hint: 'check the image files' });
       }
       continue;
     }
@@ -125,70 +141,72 @@ async function* readImages(options: ImageRunBase, size: [number, number], failed
   }
 }
 
-// ---------------------------------------------------------------- attribute
-
-export interface AttributeRunOptions extends ImageRunBase {
-  target: Target;
-  methods: MethodName[];
-  methodOptions?: MethodOptions;
-  normalization?: ProjectionNormalization;
-  /** Title of the HTML report. */
-  title?: string;
+/** The input size, the target (layer resolved) and the image files of a run with a target, checked against the model. */
+async function prepareTargetRun(
+  model: ConvNet,
+  o: { images: string[]; size?: number[]; layer?: string; unit?: number | 'strongest'; position?: [number, number] | 'argmax' | 'all'; class?: number; camLayer?: string },
+): Promise<{ size: [number, number]; target: Target; layer: string | undefined; files: string[] }> {
+  const size = checkSizeForModel(model, o.size);
+  const target = checkTargetForModel(model, targetOf(o), size, o.camLayer);
+  return { size, target, layer: target.classIndex === undefined ? target.layer : undefined, files: await imageFiles(o.images) };
 }
+
+/** The per-method options of parsed options (SmoothGrad's noise, the Grad-CAM layer). */
+export function methodOptionsOf(o: Pick<AttributeParameters, 'smoothgradSamples' | 'smoothgradSigma' | 'seed' | 'camLayer'>): MethodOptions {
+  return { smoothgrad: { samples: o.smoothgradSamples, sigma: o.smoothgradSigma, seed: o.seed }, gradcam: { layer: o.camLayer } };
+}
+
+// ---------------------------------------------------------------- attribute
 
 export interface AttributeRunResult extends RunOutput {
   maps: { image: string; maps: AttributionMap[] }[];
 }
 
 /** Every method on every image for one target: per-map PNGs, a comparison grid, JSON and HTML. */
-export async function runAttribute(options: AttributeRunOptions): Promise<AttributeRunResult> {
+export async function runAttribute(model: ConvNet, options: AttributeOptions, hooks: RunHooks & { title?: string } = {}): Promise<AttributeRunResult> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const size = options.size ?? model.inputSize;
-  const record = createRunRecord({
-    tool: 'deconvnet attribute',
-    parameters: { images: options.images, target: options.target, methods: options.methods, methodOptions: options.methodOptions ?? {}, size, normalization: options.normalization ?? 'robust' },
-    backend: engineInfo()?.summary,
-    model: modelInfo(model),
-  });
-  const methods = options.methods.map((m) => createMethod(m, model, options.methodOptions));
-  const out = outputNamer(outDir, options.images);
+  const o = parseOptions(AttributeOptions, options, 'code');
+  const { size, target, layer, files: images } = await prepareTargetRun(model, o);
+  checkCallMemory(model, 'attribute', { layer, size, methods: o.methods, smoothgradSamples: o.smoothgradSamples });
+  const record = createRunRecord({ tool: 'deconvnet attribute', parameters: o, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const methods = o.methods.map((m) => createMethod(m, model, methodOptionsOf(o)));
+  const out = outputNamer(o.out, images);
   const files: string[] = [];
   const failed: { file: string; error: string }[] = [];
   const sections: HtmlSection[] = [];
   const rows: GridCell[] = [];
   const all: AttributeRunResult['maps'] = [];
   const table: (string | number)[][] = [];
-  for await (const { file, image } of readImages(options, size, failed)) {
+  for await (const { file, image } of readImages(images, size, o.fit, hooks, failed)) {
     const maps: AttributionMap[] = [];
     const cells: GridCell[] = [{ image, label: basename(file), sublabel: `${size[1]}x${size[0]}` }];
     for (const method of methods) {
-      if (options.signal?.aborted) break;
-      const map = await method.attribute(image, options.target);
+      if (hooks.signal?.aborted) break;
+      const map = await method.attribute(image, target);
       maps.push(map);
       record.time(method.name, map.ms);
-      const picture = await attributionImage(map, image, { normalization: options.normalization });
-      const path = out(`attr-${stem(file)}-${targetSlug(options.target)}-${method.name}.png`);
+      const picture = await attributionImage(map, image, { normalization: o.normalize });
+      const path = out(`attr-${stem(file)}-${targetSlug(target)}-${method.name}.png`);
       await saveImage(picture, path);
       files.push(path);
       cells.push({ image: picture, label: method.name, sublabel: `${map.ms.toFixed(0)} ms` });
       table.push([basename(file), method.name, map.target.label, Number(map.target.value.toPrecision(4)), Math.round(map.ms), JSON.stringify(map.params)]);
-      options.log?.(`${basename(file)}: ${method.name} ${map.ms.toFixed(0)} ms`);
+      hooks.log?.(`${basename(file)}: ${method.name} ${map.ms.toFixed(0)} ms`);
     }
     all.push({ image: file, maps });
     rows.push(...cells);
     sections.push({
       heading: `${basename(file)}: ${maps[0]?.target.label ?? ''}`,
       text: maps[0]
-        ? `Target ${maps[0].target.label}, value ${maps[0].target.value.toPrecision(4)}${maps[0].target.probability !== undefined ? ` (probability ${maps[0].target.probability.toPrecision(3)})` : ''}. Image-space maps are contrast-stretched per map around grey (${options.normalization ?? 'robust'}); Grad-CAM is overlaid in viridis.`
+        ? `Target ${maps[0].target.label}, value ${maps[0].target.value.toPrecision(4)}${maps[0].target.probability !== undefined ? ` (probability ${maps[0].target.probability.toPrecision(3)})` : ''}. Image-space maps are contrast-stretched per map around grey (${o.normalize}); Grad-CAM is overlaid in viridis.`
         : '',
       figures: cells.map((c) => ({ image: c.image, caption: c.label === basename(file) ? 'input' : `${METHOD_TITLES[c.label as MethodName] ?? c.label}: ${c.sublabel}` })),
     });
   }
-  const columns = options.methods.length + 1;
+  const columns = o.methods.length + 1;
   if (rows.length) {
-    const grid = drawGrid(rows, { columns, cellSize: 224, title: `${model.name}: ${targetSlug(options.target)}`, columnLabels: ['input', ...options.methods] });
-    const path = out(`attr-${targetSlug(options.target)}-grid.png`);
+    const grid = drawGrid(rows, { columns, cellSize: 224, title: `${model.name}: ${targetSlug(target)}`, columnLabels: ['input', ...o.methods] });
+    const path = out(`attr-${targetSlug(target)}-grid.png`);
     await saveImage(grid, path);
     files.push(path);
   }
@@ -199,12 +217,12 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
   record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = out(`attr-${targetSlug(options.target)}.json`);
+  const recordPath = out(`attr-${targetSlug(target)}.json`);
   await record.save(recordPath);
-  const report = out(`attr-${targetSlug(options.target)}.html`);
+  const report = out(`attr-${targetSlug(target)}.html`);
   sections.push({ heading: 'Parameters and timings', table: { columns: ['image', 'method', 'target', 'value', 'ms', 'parameters'], rows: table }, html: `<p>Run record: <a href="${escapeHtml(basename(recordPath))}">${escapeHtml(basename(recordPath))}</a></p>` });
   await writeHtmlPage(report, {
-    title: options.title ?? `Attribution methods side by side: ${model.name}`,
+    title: hooks.title ?? `Attribution methods side by side: ${model.name}`,
     intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
     sections,
   });
@@ -214,62 +232,52 @@ export async function runAttribute(options: AttributeRunOptions): Promise<Attrib
 
 // ---------------------------------------------------------------- project
 
-export interface ProjectRunOptions extends ImageRunBase {
-  target: Target;
-  relus?: ReluBackward[];
-  normalization?: ProjectionNormalization;
-}
-
 /** Deconvnet projection of one unit: the whole image, and cropped to the unit's receptive field next to the patch. */
-export async function runProject(options: ProjectRunOptions): Promise<RunOutput> {
+export async function runProject(model: ConvNet, options: ProjectOptions, hooks: RunHooks = {}): Promise<RunOutput> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const size = options.size ?? model.inputSize;
-  const relus = options.relus ?? ['deconvnet'];
-  const record = createRunRecord({ tool: 'deconvnet project', parameters: { images: options.images, target: options.target, relus, size }, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const out = outputNamer(outDir, options.images);
+  const o = parseOptions(ProjectOptions, options, 'code');
+  const { size, target, layer, files: images } = await prepareTargetRun(model, o);
+  checkCallMemory(model, 'project', { layer, size });
+  const relus = o.rules;
+  const record = createRunRecord({ tool: 'deconvnet project', parameters: o, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(o.out, images);
   const files: string[] = [];
   const failed: { file: string; error: string }[] = [];
   const results: unknown[] = [];
-  for await (const { file, image } of readImages(options, size, failed)) {
+  for await (const { file, image } of readImages(images, size, o.fit, hooks, failed)) {
     const cells: GridCell[] = [{ image, label: basename(file) }];
     const crops: GridCell[] = [];
-    let target: AttributionMap['target'] | undefined;
+    let resolved: AttributionMap['target'] | undefined;
     for (const relu of relus) {
       const name = relu === 'deconvnet' ? 'deconvnet' : relu === 'guided' ? 'guided' : 'saliency';
-      const map = await createMethod(name, model).attribute(image, options.target);
-      target = map.target;
-      cells.push({ image: projectionToImage(map.pixels!, map.width, map.height, options.normalization), label: relu, sublabel: `${map.ms.toFixed(0)} ms` });
+      const map = await createMethod(name, model).attribute(image, target);
+      resolved = map.target;
+      cells.push({ image: projectionToImage(map.pixels!, map.width, map.height, o.normalize), label: relu, sublabel: `${map.ms.toFixed(0)} ms` });
       if (map.target.kind === 'unit' && map.target.position) {
         const { boxFor } = unitBoxes(model, map.target.layer, size);
         const box = fitBox(boxFor(...map.target.position), map.width, map.height);
         const crop = cropPixels(map.pixels!, map.width, map.height, box);
-        crops.push({ image: projectionToImage(crop.pixels, crop.width, crop.height, options.normalization), label: `${relu} (receptive field)` });
+        crops.push({ image: projectionToImage(crop.pixels, crop.width, crop.height, o.normalize), label: `${relu} (receptive field)` });
         if (crops.length === 1) crops.unshift({ image: cropPadded(image, box), label: `patch ${box.width}x${box.height}` });
       }
     }
-    const picture = drawGrid([...cells, ...crops], { columns: cells.length, cellSize: 224, title: `${model.name} ${target?.label ?? ''}` });
-    const path = out(`project-${stem(file)}-${targetSlug(options.target)}.png`);
+    const picture = drawGrid([...cells, ...crops], { columns: cells.length, cellSize: 224, title: `${model.name} ${resolved?.label ?? ''}` });
+    const path = out(`project-${stem(file)}-${targetSlug(target)}.png`);
     await saveImage(picture, path);
     files.push(path);
-    results.push({ image: file, target });
+    results.push({ image: file, target: resolved });
   }
   record.set('results', results);
   record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = out(`project-${targetSlug(options.target)}.json`);
+  const recordPath = out(`project-${targetSlug(target)}.json`);
   await record.save(recordPath);
   files.push(recordPath);
   return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- occlusion
-
-export interface OcclusionRunOptions extends ImageRunBase {
-  target: Target;
-  occlusion?: OcclusionOptions;
-}
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const PALETTE_NAMES = ['blue', 'orange', 'green', 'red', 'purple', 'brown', 'pink', 'grey', 'olive', 'cyan'];
@@ -295,23 +303,25 @@ function classMapImage(image: RgbImage, classes: Int32Array, rows: number, cols:
 }
 
 /** Occlusion sensitivity maps (Z&F Fig. 7): target score and most probable class per occluder position. */
-export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOutput> {
+export async function runOcclusion(model: ConvNet, options: OcclusionOptions, hooks: RunHooks & { onProgress?: (done: number, total: number) => void } = {}): Promise<RunOutput> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const size = options.size ?? model.inputSize;
-  const record = createRunRecord({ tool: 'deconvnet occlusion', parameters: { images: options.images, target: options.target, size, ...options.occlusion }, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const out = outputNamer(outDir, options.images);
+  const o = parseOptions(OcclusionOptions, options, 'code');
+  const { size, target, layer, files: images } = await prepareTargetRun(model, o);
+  checkOcclusionFlags(size, o.square, o.stride);
+  checkCallMemory(model, 'occlusion', { layer, size, batch: o.batch });
+  const record = createRunRecord({ tool: 'deconvnet occlusion', parameters: o, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(o.out, images);
   const files: string[] = [];
   const failed: { file: string; error: string }[] = [];
   const sections: HtmlSection[] = [];
   const results: unknown[] = [];
-  for await (const { file, image } of readImages(options, size, failed)) {
-    const res = await occlusionForModel(model, image, options.target, { ...options.occlusion, signal: options.signal });
+  for await (const { file, image } of readImages(images, size, o.fit, hooks, failed)) {
+    const res = await occlusionForModel(model, image, target, { size: o.square, stride: o.stride, batchSize: o.batch, signal: hooks.signal, onProgress: hooks.onProgress });
     record.time('occlusion', res.seconds * 1000);
     const what =
       res.resolved.kind === 'class'
         ? `p(${model.classNames?.[res.resolved.index] ?? `class ${res.resolved.index}`})`
-        : `unit ${res.resolved.index} ${Array.isArray(options.target.position) ? 'activation' : 'total activation'}`;
+        : `unit ${res.resolved.index} ${Array.isArray(target.position) ? 'activation' : 'total activation'}`;
     const heat = await overlayHeatmap(image, { values: upsampleGrid(res.target, res.rows, res.cols, res.stride, image.height, image.width), width: image.width, height: image.height }, { alpha: 0.6, colorbar: true, colorbarLabel: what });
     const cells: GridCell[] = [
       { image, label: basename(file), sublabel: `unoccluded ${what} = ${res.baseline.toPrecision(3)}` },
@@ -322,7 +332,7 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
       cells.push({ image: captionImage(map, legend, { fontSize: 12 }), label: '(b) most probable class', sublabel: `unoccluded: ${model.classNames[res.baselineClass ?? 0]} ${res.baselineProb?.toFixed(3)}` });
     }
     const picture = drawGrid(cells, { columns: cells.length, cellSize: 260, title: `Occlusion sensitivity, ${model.name}` });
-    const path = out(`occlusion-${stem(file)}-${targetSlug(options.target)}.png`);
+    const path = out(`occlusion-${stem(file)}-${targetSlug(target)}.png`);
     await saveImage(picture, path);
     files.push(path);
     let minIdx = 0;
@@ -343,13 +353,13 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
       complete: res.complete,
     });
     sections.push({ heading: basename(file), figures: [{ image: picture }], text: `${res.rows * res.cols} occluder positions in ${res.seconds.toFixed(1)} s.` });
-    options.log?.(`${basename(file)}: ${res.rows}x${res.cols} positions in ${res.seconds.toFixed(1)} s`);
+    hooks.log?.(`${basename(file)}: ${res.rows}x${res.cols} positions in ${res.seconds.toFixed(1)} s`);
   }
   record.set('results', results);
   record.set('failed', failed);
   record.set('outputs', files);
   record.finish();
-  const recordPath = out(`occlusion-${targetSlug(options.target)}.json`);
+  const recordPath = out(`occlusion-${targetSlug(target)}.json`);
   await record.save(recordPath);
   files.push(recordPath);
   return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
@@ -357,25 +367,17 @@ export async function runOcclusion(options: OcclusionRunOptions): Promise<RunOut
 
 // ---------------------------------------------------------------- sanity
 
-export interface SanityRunOptions extends ImageRunBase {
-  target: Target;
-  methods: MethodName[];
-  steps?: number;
-  seed?: number;
-  methodOptions?: MethodOptions;
-  onStep?: (done: number, total: number, label: string) => void;
-}
-
 /** Cascading randomization (Adebayo et al. 2018): line plots of Spearman / SSIM per method, and the maps per step. */
-export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
+export async function runSanity(model: ConvNet, options: SanityOptions, hooks: RunHooks & { onStep?: (done: number, total: number, label: string) => void } = {}): Promise<RunOutput> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const size = options.size ?? model.inputSize;
-  const file = options.images[0];
-  const out = outputNamer(outDir, options.images);
-  const image = await loadFitted(file, size, options.fit);
-  const record = createRunRecord({ tool: 'deconvnet sanity', parameters: { image: file, target: options.target, methods: options.methods, steps: options.steps ?? 8, size }, seed: options.seed ?? 0, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const res = await sanityCheck({ model, image, target: options.target, methods: options.methods, steps: options.steps, seed: options.seed, methodOptions: options.methodOptions, signal: options.signal, onStep: options.onStep });
+  const o = parseOptions(SanityOptions, options, 'code');
+  const { size, target, layer, files: images } = await prepareTargetRun(model, o);
+  checkCallMemory(model, 'sanity', { layer, size, methods: o.methods, smoothgradSamples: o.smoothgradSamples });
+  const file = images[0];
+  const out = outputNamer(o.out, images);
+  const image = await loadFitted(file, size, o.fit);
+  const record = createRunRecord({ tool: 'deconvnet sanity', parameters: { ...o, images: [file] }, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const res = await sanityCheck({ model, image, target, methods: o.methods, steps: o.steps, seed: o.seed, methodOptions: methodOptionsOf(o), signal: hooks.signal, onStep: hooks.onStep });
   const files: string[] = [];
   const x = res.steps.map((s) => s.count);
   const plots: RgbImage[] = [];
@@ -394,7 +396,7 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
     );
   }
   const plot = drawGrid(plots.map((p) => ({ image: p })), { columns: 2, margin: 8 });
-  const plotPath = out(`sanity-${stem(file)}-${targetSlug(options.target)}.png`);
+  const plotPath = out(`sanity-${stem(file)}-${targetSlug(target)}.png`);
   await saveImage(plot, plotPath);
   files.push(plotPath);
   const mapCells: GridCell[] = [];
@@ -402,7 +404,7 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
     m.heats.forEach((h, i) => mapCells.push({ image: heatImage(h, res.width, res.height), label: i === 0 ? `${m.method}: trained` : `to ${res.steps[i - 1].randomizedThrough}` }));
   }
   const mapsGrid = drawGrid(mapCells, { columns: res.steps.length + 1, cellSize: 112, title: 'Heat maps as layers are randomized (rows: methods)', rowLabels: res.methods.map((m) => m.method) });
-  const mapsPath = out(`sanity-${stem(file)}-${targetSlug(options.target)}-maps.png`);
+  const mapsPath = out(`sanity-${stem(file)}-${targetSlug(target)}-maps.png`);
   await saveImage(mapsGrid, mapsPath);
   files.push(mapsPath);
   record.set('steps', res.steps);
@@ -411,9 +413,9 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
   record.set('complete', res.complete);
   record.set('outputs', files);
   record.finish();
-  const recordPath = out(`sanity-${targetSlug(options.target)}.json`);
+  const recordPath = out(`sanity-${targetSlug(target)}.json`);
   await record.save(recordPath);
-  const report = out(`sanity-${targetSlug(options.target)}.html`);
+  const report = out(`sanity-${targetSlug(target)}.html`);
   await writeHtmlPage(report, {
     title: `Sanity check (cascading randomization): ${model.name}`,
     intro: `Adebayo et al. 2018: weights are re-initialised layer by layer from the top; a method whose map does not change is not explaining the learned model. Image ${basename(file)}, target ${res.target}.`,
@@ -428,23 +430,21 @@ export async function runSanity(options: SanityRunOptions): Promise<RunOutput> {
 
 // ---------------------------------------------------------------- features / filters
 
-export interface FeaturesRunOptions extends ImageRunBase {
-  layer: string;
-  features?: FeatureMapsOptions;
-}
-
-export async function runFeatures(options: FeaturesRunOptions): Promise<RunOutput> {
+/** Every channel of a layer as a grid, per image. */
+export async function runFeatures(model: ConvNet, options: FeaturesOptions, hooks: RunHooks = {}): Promise<RunOutput> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const size = options.size ?? model.inputSize;
-  const layer = model.resolveLayer(options.layer);
-  const record = createRunRecord({ tool: 'deconvnet features', parameters: { images: options.images, layer, size, ...options.features }, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const out = outputNamer(outDir, options.images);
+  const o = parseOptions(FeaturesOptions, options, 'code');
+  const size = checkSizeForModel(model, o.size);
+  const layer = model.resolveLayer(o.layer);
+  checkCallMemory(model, 'features', { layer, size });
+  const images = await imageFiles(o.images);
+  const record = createRunRecord({ tool: 'deconvnet features', parameters: o, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const out = outputNamer(o.out, images);
   const files: string[] = [];
   const failed: { file: string; error: string }[] = [];
   const results: unknown[] = [];
-  for await (const { file, image } of readImages(options, size, failed)) {
-    const res = await featureMaps(model, image, layer, options.features);
+  for await (const { file, image } of readImages(images, size, o.fit, hooks, failed)) {
+    const res = await featureMaps(model, image, layer, { maxChannels: o.maxChannels, sortByMax: o.sort });
     const path = out(`features-${stem(file)}-${safeName(layer)}.png`);
     await saveImage(res.image, path);
     files.push(path);
@@ -460,48 +460,47 @@ export async function runFeatures(options: FeaturesRunOptions): Promise<RunOutpu
   return { files, failed, record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
-export async function runFilters(options: { model: ConvNet; outDir: string; layer?: string }): Promise<RunOutput> {
+/** First-layer filters as colour images. */
+export async function runFilters(model: ConvNet, options: FiltersOptions = {}): Promise<RunOutput> {
   const started = performance.now();
-  const res = firstLayerFilters(options.model, { layer: options.layer });
-  const path = join(options.outDir, `filters-${safeName(res.layer)}.png`);
+  const o = parseOptions(FiltersOptions, options, 'code');
+  const res = firstLayerFilters(model, { layer: o.layer });
+  const path = join(o.out, `filters-${safeName(res.layer)}.png`);
   await saveImage(res.image, path);
-  const record = createRunRecord({ tool: 'deconvnet filters', parameters: { layer: res.layer }, backend: engineInfo()?.summary, model: modelInfo(options.model) });
+  const record = createRunRecord({ tool: 'deconvnet filters', parameters: o, backend: engineInfo()?.summary, model: modelInfo(model) });
+  record.set('layer', res.layer);
   record.set('shape', res.shape);
   record.set('outputs', [path]);
   record.finish();
-  const recordPath = join(options.outDir, `filters-${safeName(res.layer)}.json`);
+  const recordPath = join(o.out, `filters-${safeName(res.layer)}.json`);
   await record.save(recordPath);
   return { files: [path, recordPath], record: recordPath, seconds: (performance.now() - started) / 1000 };
 }
 
 // ---------------------------------------------------------------- report
 
-export interface ReportRunOptions extends ImageRunBase {
-  target: Target;
-  methods: MethodName[];
-  methodOptions?: MethodOptions;
-  normalization?: ProjectionNormalization;
-  occlusion?: OcclusionOptions;
-  /** Also run the sanity check on the first image (slow: steps x methods maps). */
-  sanity?: { steps: number };
-}
-
 /**
  * One self-contained HTML page for a target: every method side by side per image, the occlusion
  * maps, the target layer's feature maps and (optionally) the sanity check, with the parameters and
  * links to each part's JSON record.
  */
-export async function runReport(options: ReportRunOptions): Promise<RunOutput> {
+export async function runReport(model: ConvNet, options: ReportOptions, hooks: RunHooks = {}): Promise<RunOutput> {
   const started = performance.now();
-  const { model, outDir } = options;
-  const attribute = await runAttribute({ ...options, title: `Report: ${model.name}` });
+  const o = parseOptions(ReportOptions, options, 'code');
+  const { size, target, layer, files: images } = await prepareTargetRun(model, o);
+  checkOcclusionFlags(size, o.square, o.stride);
+  checkCallMemory(model, 'report', { layer, size, methods: o.methods, smoothgradSamples: o.smoothgradSamples, batch: o.batch });
+  const { signal } = hooks;
+  const attribute = await runAttribute(model, { ...pick(AttributeOptions, o), images }, { ...hooks, title: `Report: ${model.name}` });
   // The other parts only see the images the first part could read (each bad image is reported once).
   const bad = new Set((attribute.failed ?? []).map((f) => f.file));
-  const good = { ...options, images: options.images.filter((f) => !bad.has(f)) };
-  const occlusionRun = options.signal?.aborted || !good.images.length ? undefined : await runOcclusion({ ...good, occlusion: options.occlusion });
-  const layer = options.target.classIndex === undefined ? options.target.layer : undefined;
-  const features = layer && good.images.length && !options.signal?.aborted ? await runFeatures({ ...good, images: good.images.slice(0, 1), layer, features: { sortByMax: true, maxChannels: 64 } }) : undefined;
-  const sanity = options.sanity && good.images.length && !options.signal?.aborted ? await runSanity({ ...good, steps: options.sanity.steps }) : undefined;
+  const good = images.filter((f) => !bad.has(f));
+  const occlusionRun = signal?.aborted || !good.length ? undefined : await runOcclusion(model, { ...pick(OcclusionOptions, o), images: good }, hooks);
+  const features =
+    layer && good.length && !signal?.aborted
+      ? await runFeatures(model, { images: good.slice(0, 1), layer, out: o.out, size: o.size, fit: o.fit, sort: true, maxChannels: 64 }, hooks)
+      : undefined;
+  const sanity = o.sanitySteps && good.length && !signal?.aborted ? await runSanity(model, { ...pick(SanityOptions, o), images: good, steps: o.sanitySteps }, hooks) : undefined;
   const png = (files: string[] | undefined, match: RegExp) => (files ?? []).filter((f) => match.test(basename(f)));
   const link = (path: string) => `<a href="${escapeHtml(basename(path))}">${escapeHtml(basename(path))}</a>`;
   const sections: HtmlSection[] = [
@@ -519,10 +518,10 @@ export async function runReport(options: ReportRunOptions): Promise<RunOutput> {
   if (occlusionRun) sections.push({ heading: 'Occlusion sensitivity', figures: png(occlusionRun.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(occlusionRun.record)}</p>` });
   if (features) sections.push({ heading: `Feature maps of ${layer} (64 strongest channels)`, figures: png(features.files, /\.png$/).map((f) => ({ image: f, pixelated: true })), html: `<p>Run record: ${link(features.record)}</p>` });
   if (sanity) sections.push({ heading: 'Sanity check (cascading randomization)', figures: png(sanity.files, /\.png$/).map((f) => ({ image: f })), html: `<p>Run record: ${link(sanity.record)}</p>` });
-  const report = outputNamer(outDir, options.images)(`report-${targetSlug(options.target)}.html`);
+  const report = outputNamer(o.out, images)(`report-${targetSlug(target)}.html`);
   await writeHtmlPage(report, {
-    title: `Deconvnet report: ${model.name}, ${targetSlug(options.target)}`,
-    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}. Images: ${good.images.map((f) => basename(f)).join(', ')}${bad.size ? ` (skipped, unreadable: ${[...bad].map((f) => basename(f)).join(', ')})` : ''}.`,
+    title: `Deconvnet report: ${model.name}, ${targetSlug(target)}`,
+    intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}. Images: ${good.map((f) => basename(f)).join(', ')}${bad.size ? ` (skipped, unreadable: ${[...bad].map((f) => basename(f)).join(', ')})` : ''}.`,
     sections,
   });
   const files = [...attribute.files, ...(occlusionRun?.files ?? []), ...(features?.files ?? []), ...(sanity?.files ?? []), report];

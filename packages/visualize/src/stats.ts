@@ -1,6 +1,11 @@
 /**
  * Similarity measures between attribution maps, as Adebayo et al. (2018) use them: Spearman rank
  * correlation of absolute values and SSIM of maps normalised to [0, 1].
+ *
+ * Kept rather than taken from npm (checked: simple-statistics 7.12, ssim.js 3.5): simple-statistics'
+ * sampleRankCorrelation ranks tied values consecutively instead of averaging their ranks, which
+ * changes rho on heat maps full of exact zeros; ssim.js takes RGBA image data, rounds it to 8-bit grey
+ * and has no window for maps under 11 px, so it cannot reproduce SSIM of float maps in [0, 1].
  */
 
 /** Ranks 1..n, ties get their average rank (the usual Spearman convention). */

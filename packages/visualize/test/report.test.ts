@@ -12,14 +12,15 @@ test('runReport writes one self-contained page with methods, occlusion, feature 
   await saveImage({ width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 41) % 256) }, image);
   const net = tinyVgg(32);
   const out = join(dir, 'out');
-  const r = await runReport({
-    model: net,
+  const r = await runReport(net, {
     images: [image],
-    outDir: out,
-    target: { layer: 'block2_conv1', unit: 3 },
+    out,
+    layer: 'block2_conv1',
+    unit: 3,
     methods: ['deconvnet', 'saliency', 'gradcam'],
-    occlusion: { size: 8, stride: 8 },
-    sanity: { steps: 2 },
+    square: 8,
+    stride: 8,
+    sanitySteps: 2,
   });
   const html = await readFile(r.report!, 'utf8');
   for (const heading of ['Methods side by side', 'Occlusion sensitivity', 'Feature maps of block2_conv1', 'Sanity check']) t.true(html.includes(heading), heading);

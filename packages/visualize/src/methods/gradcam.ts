@@ -2,8 +2,9 @@
  * Grad-CAM (Selvaraju et al. 2017): weights alpha_k = spatial mean of d(target)/dA_k at a conv layer A,
  * map = ReLU(sum_k alpha_k A_k), upsampled bilinearly to the image. The gradient w.r.t. A comes from
  * re-running the network with A replaced by a differentiable copy (ForwardOptions.override).
- * Default CAM layer: the last spatial layer for a class target (as the paper), the target's own layer
- * for a unit target (any layer up to it can be chosen).
+ * Default CAM layer: the model's last conv-block output (`layerForRole('last-conv')`, @convlab/models'
+ * feature info) for a class target, as the paper takes the last convolutional layer; the target's own
+ * layer for a unit target (any layer up to it can be chosen).
  */
 import { ConvlabError, tf, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
@@ -15,12 +16,9 @@ export interface GradCamOptions {
   layer?: string;
 }
 
-/** The last layer with a spatial map larger than 1x1 (where Grad-CAM is usually taken). */
-export function lastSpatialLayer(model: ConvNet): string {
-  const layers = model.layers.filter((l) => l.outputShape.length === 4 && l.kind !== 'input' && ((l.outputShape[1] ?? 2) as number) > 1);
-  const last = layers.at(-1);
-  if (!last) throw new ConvlabError(`model ${model.name} has no spatial layer for Grad-CAM`);
-  return last.name;
+/** The CAM layer for a target: the option, else the last conv-block output for a class, else the target's layer. */
+export function camLayerFor(model: ConvNet, target: ResolvedTarget, layer?: string): string {
+  return layer ?? (target.kind === 'class' ? model.layerForRole('last-conv') : target.layer);
 }
 
 export interface CamResult {
@@ -73,8 +71,7 @@ export class GradCam extends BaseMethod {
   }
 
   protected async compute(image: Tensor4D, target: ResolvedTarget, _request: Target) {
-    const layer = this.options.layer ?? (target.kind === 'class' ? lastSpatialLayer(this.model) : target.layer);
-    const { heat, coarse } = gradCam(this.model, image, target, layer);
+    const { heat, coarse } = gradCam(this.model, image, target, camLayerFor(this.model, target, this.options.layer));
     return { heat, coarse, params: { layer: coarse.layer } };
   }
 }

@@ -119,7 +119,7 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
   }
   const layer = model.resolveLayer(target.layer);
   const info = model.layer(layer);
-  if (info.outputShape.length !== 4 && target.position !== 'all' && target.position !== undefined) {
+  if (info.outputShape.length !== 4 && Array.isArray(target.position)) {
     throw new ConvlabError(`layer ${layer} has no spatial map, so a position cannot be given`, { hint: 'leave out --position' });
   }
   const unit = target.unit === 'strongest' ? strongestChannel(model, image, layer) : target.unit;

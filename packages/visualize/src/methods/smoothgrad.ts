@@ -6,6 +6,8 @@
  * For units inside a network (rather than class logits) noise that strong often switches the unit
  * off (MobileNetV2's block_13 units go from 3.4 to about -2 before the ReLU at sigma 0.15), leaving a
  * zero gradient: params.zeroGradientSamples counts those samples; use a smaller sigma (0.02) there.
+ *
+ *   M_hat(x) = 1/n sum_{i=1..n} M(x + g_i),   g_i ~ N(0, sigma^2 (x_max - x_min)^2)
  */
 import { tf, opSeed, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';

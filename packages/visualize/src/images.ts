@@ -59,3 +59,10 @@ export function flipHorizontal(image: RgbImage): RgbImage {
   }
   return { width, height, data: out };
 }
+
+/** The image files of files and folders, in the order given (each folder's files sorted). */
+export async function imageFiles(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of paths) files.push(...(await collectImageFiles(p)));
+  return files;
+}

@@ -10,8 +10,7 @@ import type { Box } from './render.js';
 export function layerReceptiveField(model: ConvNet, layer: string, inputSize: [number, number]): ReceptiveField {
   const name = model.resolveLayer(layer);
   // Only the layers the target depends on: a head further up may not fit a small input (a 7x7 pool
-  // on a 2x2 map) and is irrelevant here. An InputLayer lists itself as its inbound layer in the
-  // models package today; it has none.
+  // on a 2x2 map) and is irrelevant here.
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   const needed = new Set<string>();
   const stack = [name];
@@ -20,10 +19,9 @@ export function layerReceptiveField(model: ConvNet, layer: string, inputSize: [n
     if (needed.has(n)) continue;
     needed.add(n);
     const l = byName.get(n);
-    if (l && l.kind !== 'input') stack.push(...l.inbound);
+    if (l) stack.push(...l.inbound);
   }
-  const layers = model.layers.filter((l) => needed.has(l.name)).map((l) => (l.kind === 'input' ? { ...l, inbound: [] } : l));
-  const rf = receptiveFields(layers, inputSize).get(name);
+  const rf = receptiveFields(model.layers.filter((l) => needed.has(l.name)), inputSize).get(name);
   if (!rf) {
     throw new ConvlabError(`layer ${name} has no receptive field in the image (it pools globally)`, {
       hint: 'pick a convolutional layer with a spatial map',

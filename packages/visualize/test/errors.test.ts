@@ -1,7 +1,7 @@
 import test from 'ava';
-import { ConvlabError } from '@convlab/core';
+import { ConvlabError, parseOptions } from '@convlab/core';
 import { createMethod } from '../src/methods/index.js';
-import { parseMethods, parsePosition, parseTarget, parseUnits } from '../src/cli-args.js';
+import { AttributeOptions, Top9Options, targetOf } from '../src/options.js';
 import { tinyVgg } from './helpers/nets.js';
 
 const image = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(90) };
@@ -30,18 +30,21 @@ test('a unit out of range gives the valid range, a class out of range lists the 
   net.dispose();
 });
 
-test('CLI flag parsing', (t) => {
-  t.deepEqual(parseUnits('3, 17,42'), [3, 17, 42]);
-  t.deepEqual(parseUnits('strongest:16'), { strongest: 16 });
-  t.deepEqual(parseUnits(undefined), { spread: 16 });
-  t.throws(() => parseUnits('a,b'), { message: /--units "a" is not a number: it must be an integer >= 0/ });
-  t.deepEqual(parsePosition('5,9'), [5, 9]);
-  t.is(parsePosition('all'), 'all');
-  t.throws(() => parsePosition('5'), { instanceOf: ConvlabError });
-  t.deepEqual(parseTarget({ class: '2' }), { classIndex: 2 });
-  t.deepEqual(parseTarget({ layer: 'mixed3', unit: '7', position: '1,2' }), { layer: 'mixed3', unit: 7, position: [1, 2] });
-  t.throws(() => parseTarget({ layer: 'mixed3' }), { message: /no target/ });
-  t.deepEqual(parseMethods('deconvnet,guided-backprop,grad-cam'), ['deconvnet', 'guided', 'gradcam']);
-  const err = t.throws(() => parseMethods('deconvnet,lrp'), { instanceOf: ConvlabError });
-  t.regex((err as ConvlabError).hint ?? '', /deconvnet, guided, saliency, smoothgrad, gradcam, guided-gradcam/);
+test('CLI flag parsing: the special values are schema fields with transforms', (t) => {
+  const units = (v: string | undefined) => parseOptions(Top9Options, { images: 'dir', layer: 'mixed3', units: v }, 'cli').units;
+  const flags = (raw: Record<string, unknown>) => parseOptions(AttributeOptions, { images: ['a.jpg'], ...raw }, 'cli');
+  t.deepEqual(units('3, 17,42'), [3, 17, 42]);
+  t.deepEqual(units('strongest:16'), { strongest: 16 });
+  t.is(units(undefined), undefined); // runTop9 spreads 16 units (or all of a smaller layer)
+  t.throws(() => units('a,b'), { message: /^--units "a,b": "a" is not a unit: give 3,17,42, strongest:N or spread:N/ });
+  t.deepEqual(flags({ layer: 'mixed3', unit: '1', position: '5,9' }).position, [5, 9]);
+  t.is(flags({ layer: 'mixed3', unit: '1', position: 'all' }).position, 'all');
+  t.throws(() => flags({ position: '5' }), { instanceOf: ConvlabError, message: /^--position "5": should be "y,x", "argmax" or "all"/ });
+  t.deepEqual(targetOf(flags({ class: '2' })), { classIndex: 2 });
+  t.deepEqual(targetOf(flags({ layer: 'mixed3', unit: '7', position: '1,2' })), { layer: 'mixed3', unit: 7, position: [1, 2] });
+  t.throws(() => targetOf(flags({ layer: 'mixed3' })), { message: /no target/ });
+  t.deepEqual(flags({ methods: 'deconvnet,guided-backprop,grad-cam' }).methods, ['deconvnet', 'guided', 'gradcam']);
+  const err = t.throws(() => flags({ methods: 'deconvnet,lrp' }), { instanceOf: ConvlabError });
+  t.regex(err!.message, /^--methods "deconvnet,lrp": unknown attribution method "lrp"/);
+  t.regex(err!.message, /deconvnet, guided, saliency, smoothgrad, gradcam, guided-gradcam/);
 });

@@ -95,7 +95,7 @@ test.serial('a generated VGG-style model: every method, unit and class targets, 
     const data = Uint8Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (i + 3) * 7 + i * 13) % 256);
     await saveImage({ width: 32, height: 32, data }, join(dir, 'images', `g${i}.png`));
   }
-  const res = await runTop9({ model: net, images: join(dir, 'images'), layer: 'block2_conv1', units: [0, 5], outDir: join(dir, 'out'), relus: ['deconvnet', 'guided'] });
+  const res = await runTop9(net, { images: join(dir, 'images'), layer: 'block2_conv1', units: [0, 5], out: join(dir, 'out'), rules: ['deconvnet', 'guided'] });
   t.true(res.complete);
   t.is(res.scanned, 12);
   t.deepEqual(res.units, [0, 5]);

@@ -1,45 +1,26 @@
 /**
  * The whole top-9 pipeline for one layer: scan a folder (resumable), pick each unit's top-k, render
  * the Zeiler & Fergus figure, and write PNGs plus a JSON record of every patch (file, position,
- * value, box) and the run's parameters.
+ * value, box) and the run's parameters (the parsed Top9Options).
  */
 import { basename, join, resolve } from 'node:path';
-import { createRunRecord, engineInfo, saveImage, writeHtmlPage, type RgbImage, type Tensor4D } from '@convlab/core';
-import type { ConvNet, ReluBackward } from '@convlab/models';
-import { collectImageFiles, type FitMode } from '../images.js';
-import { channelsOf } from '../target.js';
-import { checkUnits, type CacheMeta } from './cache.js';
+import { createRunRecord, engineInfo, parseOptions, saveImage, writeHtmlPage, type RgbImage, type Tensor4D } from '@convlab/core';
+import type { ConvNet } from '@convlab/models';
+import { collectImageFiles } from '../images.js';
+import type { CacheMeta } from './cache.js';
 import { scanMaxima, strongestUnits, topK, type ScanProgress, type UnitTop } from './scan.js';
 import { layerFigure, renderTopUnits, type UnitFigure } from './render.js';
 import { unitBoxes } from '../receptive.js';
-import type { ProjectionNormalization } from '../render.js';
+import { checkCallMemory, checkSizeForModel, checkUnitSelection } from '../checks.js';
+import { Top9Options, type UnitSelection } from '../options.js';
 
-/** Which units: explicit indices, the n strongest on average over the dataset, or n evenly spaced. */
-export type UnitSelection = number[] | { strongest: number } | { spread: number };
+export type { UnitSelection };
 
-export interface Top9Options {
-  model: ConvNet;
-  /** Folder of images (or a single file). */
-  images: string;
-  layer: string;
-  units?: UnitSelection;
-  k?: number;
-  outDir: string;
-  /** Where per-image maxima are cached (default <outDir>/cache). */
-  cacheDir?: string;
-  inputSize?: [number, number];
-  fit?: FitMode;
-  batchSize?: number;
-  /** Projection rules shown (default ['deconvnet']; see renderTopUnits). */
-  relus?: ReluBackward[];
-  normalization?: ProjectionNormalization;
+/** Progress of a top-9 run. */
+export interface Top9Hooks {
   signal?: AbortSignal;
   onScan?: (p: ScanProgress) => void;
   onRender?: (done: number, total: number) => void;
-  /** Scan only the first n files (sorted by path); a later run without it continues from the cache. */
-  limit?: number;
-  /** Write a PNG per unit as well as the layer figure (default true). */
-  unitImages?: boolean;
 }
 
 export interface Top9Result {
@@ -71,24 +52,27 @@ export function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
-export async function runTop9(options: Top9Options): Promise<Top9Result> {
-  const { model } = options;
-  const layer = model.resolveLayer(options.layer);
-  const inputSize = options.inputSize ?? model.inputSize;
-  const fit = options.fit ?? 'cover';
+export async function runTop9(model: ConvNet, options: Top9Options, hooks: Top9Hooks = {}): Promise<Top9Result> {
+  const o = parseOptions(Top9Options, options, 'code');
+  const layer = model.resolveLayer(o.layer);
+  const inputSize = checkSizeForModel(model, o.size);
+  const fit = o.fit;
+  const k = o.k;
   const [fh, fw, channels] = model.outputShapeFor(layer, inputSize);
   if (fw === undefined) throw new Error(`layer ${layer} has no spatial map`);
-  const selection = options.units ?? { spread: 16 };
-  if (Array.isArray(selection)) checkUnits(selection, channelsOf(model, layer), layer);
+  // The default (16 units spread evenly) takes every unit of a smaller layer; a selection given is checked.
+  if (o.units) checkUnitSelection(o.units, channels, layer);
+  const selection = o.units ?? { spread: 16 };
+  checkCallMemory(model, 'top9', { layer, size: inputSize, k, batch: o.batch });
   const { boxFor, rf } = unitBoxes(model, layer, inputSize);
   // ReLU6 caps activations at 6, and the strongest activations of a unit often all sit at the cap:
   // ranking by them would leave the top-9 to file-name order. The input of the ReLU6 (monotone, same
   // positions) ranks them properly, so relu6 layers are scanned on their input.
   const info = model.layer(layer);
   const scoreLayer = info.kind === 'relu' && info.activation === 'relu6' && info.inbound.length === 1 ? info.inbound[0] : layer;
-  const root = resolve(options.images);
+  const root = resolve(o.images);
   const all = await collectImageFiles(root);
-  const files = options.limit ? all.slice(0, options.limit) : all;
+  const files = o.limit ? all.slice(0, o.limit) : all;
   const meta: CacheMeta = {
     model: model.name,
     weights: model.weights.sha256 ?? `${model.weights.source} ${model.weights.description}`,
@@ -98,23 +82,19 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
     channels,
     featureSize: [fh, fw],
   };
-  const record = createRunRecord({
-    tool: 'deconvnet top9',
-    parameters: { images: root, imageCount: files.length, layer, units: selection, k: options.k ?? 9, inputSize, fit, relus: options.relus ?? ['deconvnet'], normalization: options.normalization ?? 'robust', batchSize: options.batchSize ?? 8 },
-    backend: engineInfo()?.summary,
-    model: { name: model.name, weights: model.weights },
-  });
+  const record = createRunRecord({ tool: 'deconvnet top9', parameters: o, backend: engineInfo()?.summary, model: { name: model.name, weights: model.weights } });
+  record.set('resolved', { images: root, imageCount: files.length, layer, units: selection, inputSize });
   const activations = (batch: Tensor4D) => model.forward(model.preprocess(batch), { outputs: [scoreLayer] })[scoreLayer] as Tensor4D;
   const scan = await scanMaxima({
     files,
     root,
     activations,
     meta,
-    cacheDir: options.cacheDir ?? join(options.outDir, 'cache'),
-    batchSize: options.batchSize ?? 8,
+    cacheDir: o.cache ?? join(o.out, 'cache'),
+    batchSize: o.batch,
     fit,
-    signal: options.signal,
-    onProgress: options.onScan,
+    signal: hooks.signal,
+    onProgress: hooks.onScan,
   });
   record.time('scan', scan.seconds * 1000);
   const result: Top9Result = {
@@ -140,7 +120,7 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
         ? strongestUnits(scan.cache, selection.strongest)
         : spreadUnits(channels, selection.spread);
     result.units = units;
-    result.tops = topK(scan.cache, units, options.k ?? 9);
+    result.tops = topK(scan.cache, units, k);
   } finally {
     await scan.cache.close();
   }
@@ -152,23 +132,23 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
     inputSize,
     fit,
     boxFor,
-    relus: options.relus,
-    normalization: options.normalization,
-    signal: options.signal,
-    onUnit: options.onRender,
+    relus: o.rules,
+    normalization: o.normalize,
+    signal: hooks.signal,
+    onUnit: hooks.onRender,
   });
   result.renderSeconds = (performance.now() - t0) / 1000;
   record.time('render', result.renderSeconds * 1000);
   const base = `top9-${safeName(layer)}`;
   if (result.figures.length) {
-    result.figure = layerFigure(result.figures, `${model.name} ${layer}: top-${options.k ?? 9} activations of ${result.figures.length} units over ${scan.scanned + scan.fromCache - scan.failed.length} images (receptive field ${rf.size[0]}x${rf.size[1]} px)`, result.figures.length > 8 ? 4 : 2);
-    const path = join(options.outDir, `${base}.png`);
+    result.figure = layerFigure(result.figures, `${model.name} ${layer}: top-${k} activations of ${result.figures.length} units over ${scan.scanned + scan.fromCache - scan.failed.length} images (receptive field ${rf.size[0]}x${rf.size[1]} px)`, result.figures.length > 8 ? 4 : 2);
+    const path = join(o.out, `${base}.png`);
     await saveImage(result.figure, path);
     result.files.push(path);
   }
-  if (options.unitImages ?? true) {
+  if (o.unitImages) {
     for (const f of result.figures) {
-      const path = join(options.outDir, `${base}-unit${f.unit}.png`);
+      const path = join(o.out, `${base}-unit${f.unit}.png`);
       await saveImage(f.image, path);
       result.files.push(path);
     }
@@ -185,13 +165,13 @@ export async function runTop9(options: Top9Options): Promise<Top9Result> {
   );
   record.set('outputs', result.files);
   record.finish();
-  const jsonPath = join(options.outDir, `${base}.json`);
+  const jsonPath = join(o.out, `${base}.json`);
   await record.save(jsonPath);
   result.files.push(jsonPath);
   if (result.figure) {
-    const htmlPath = join(options.outDir, `${base}.html`);
+    const htmlPath = join(o.out, `${base}.html`);
     await writeHtmlPage(htmlPath, {
-      title: `Top-${options.k ?? 9} activations: ${model.name} ${layer}`,
+      title: `Top-${k} activations: ${model.name} ${layer}`,
       intro: `Zeiler & Fergus Fig. 2 layout over ${scan.scanned + scan.fromCache - scan.failed.length} images of ${root} (receptive field ${rf.size[0]}x${rf.size[1]} px). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
       sections: [
         { heading: 'Units', figures: [{ image: result.figure }] },

@@ -4,31 +4,19 @@
  * samples) there are fewer images than top-9 slots, so each photo is augmented: its centre crop,
  * the mirror image, and two 1.6x zooms (upper-left and lower-right). Flips and zooms of one photo can
  * therefore share a unit's top-9, which the figure title says.
+ *
+ * Default layers: the model's early layer (`layerForRole('early')`, receptive field about 20-50 px) and
+ * its mid layer (`layerForRole('mid')`, about 100-200 px); for MobileNetV2, whose mid layer
+ * block_6_expand_relu sees only 59 px, block_10_expand_relu (171 px) instead.
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
-import { cropImage, saveImage, writeJsonAtomic, type RgbImage } from '@convlab/core';
-import { loadModel, type ConvNet, type ReluBackward } from '@convlab/models';
+import { cropImage, createRunRecord, engineInfo, loadImage, parseOptions, saveImage, type RgbImage } from '@convlab/core';
+import { loadModel, type ConvNet } from '@convlab/models';
+import { checkUnitSelection, layerChannels } from './checks.js';
 import { collectImageFiles, fitImage, flipHorizontal, loadFitted } from './images.js';
-import { runTop9, type Top9Result, type UnitSelection } from './top9/run.js';
-
-export interface ZeilerFergusFigureOptions {
-  /** Registry name or a loaded model (default 'mobilenet_v2'). */
-  model?: string | ConvNet;
-  /** Layers (default: an early and a middle layer of the model). */
-  layers?: string[];
-  /** Units per layer (same for all layers), or the n strongest (default: the 4 strongest). */
-  units?: UnitSelection;
-  /** Folder of photos (default assets/content). */
-  images?: string;
-  outDir: string;
-  /** Projection rules (default deconvnet and guided backprop side by side). */
-  relus?: ReluBackward[];
-  /** Augment the photos with flips and zooms (default: when fewer than 18 photos). */
-  augment?: boolean;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-}
+import { FigureOptions, type FigureParameters } from './options.js';
+import { runTop9, type Top9Result } from './top9/run.js';
 
 export interface ZeilerFergusFigureResult {
   model: string;
@@ -41,13 +29,13 @@ export interface ZeilerFergusFigureResult {
   record: string;
 }
 
-/** Default layers per model: one early, one middle (receptive fields ~ 20-50 px and ~ 100-200 px). */
-export const DEFAULT_FIGURE_LAYERS: Record<string, string[]> = {
-  mobilenet_v2: ['block_3_expand_relu', 'block_10_expand_relu'],
-  inception_v3: ['activation_4', 'mixed2'],
-  vgg16: ['block2_conv2', 'block4_conv3'],
-  vgg19: ['block2_conv2', 'block4_conv4'],
-};
+/** Where the mid role's receptive field is too small for the figure's middle layer (see the header). */
+const MIDDLE_LAYER: Record<string, string> = { mobilenet_v2: 'block_10_expand_relu' };
+
+/** The figure's default layers: one early, one middle (receptive fields ~ 20-50 px and ~ 100-200 px). */
+export function defaultFigureLayers(model: ConvNet): string[] {
+  return [model.layerForRole('early'), MIDDLE_LAYER[model.name] ?? model.layerForRole('mid')];
+}
 
 /** The augmented copies of one photo at size x size. */
 export async function augmentPhoto(image: RgbImage, size: number): Promise<{ suffix: string; image: RgbImage }[]> {
@@ -62,23 +50,38 @@ export async function augmentPhoto(image: RgbImage, size: number): Promise<{ suf
   ];
 }
 
-export async function zeilerFergusFigure(options: ZeilerFergusFigureOptions): Promise<ZeilerFergusFigureResult> {
+/**
+ * The Zeiler & Fergus figure for a model (a loaded one, or a registry name loaded and disposed here):
+ * top-9 of a few units of each layer over a folder of photos, augmented when it is small.
+ */
+export async function zeilerFergusFigure(
+  modelOrName: ConvNet | string,
+  options: FigureOptions = {},
+  hooks: { signal?: AbortSignal; log?: (line: string) => void } = {},
+): Promise<ZeilerFergusFigureResult> {
   const started = performance.now();
-  const log = options.log ?? (() => undefined);
-  const model = typeof options.model === 'object' ? options.model : await loadModel(options.model ?? 'mobilenet_v2');
-  const layers = options.layers ?? DEFAULT_FIGURE_LAYERS[model.name] ?? [];
-  if (layers.length === 0) throw new Error(`no default layers for model ${model.name}: pass layers`);
-  const source = options.images ?? 'assets/content';
-  const photos = await collectImageFiles(source);
-  const augmented = options.augment ?? photos.length < 18;
+  const o = parseOptions(FigureOptions, options, 'code');
+  const log = hooks.log ?? (() => undefined);
+  const model = typeof modelOrName === 'object' ? modelOrName : await loadModel(modelOrName);
+  try {
+    return await figureFor(model, o, hooks.signal, log, started);
+  } finally {
+    if (typeof modelOrName !== 'object') model.dispose();
+  }
+}
+
+async function figureFor(model: ConvNet, o: FigureParameters, signal: AbortSignal | undefined, log: (line: string) => void, started: number): Promise<ZeilerFergusFigureResult> {
+  const layers = (o.layer ?? defaultFigureLayers(model)).map((l) => model.resolveLayer(l));
+  if (o.units) for (const layer of layers) checkUnitSelection(o.units, layerChannels(model, layer, model.inputSize), layer);
+  const photos = await collectImageFiles(o.images);
+  const augmented = o.augment ?? photos.length < 18;
   const [h, w] = model.inputSize;
-  const samples = join(options.outDir, 'samples');
+  const samples = join(o.out, 'samples');
   await mkdir(samples, { recursive: true });
   let count = 0;
   for (const file of photos) {
     const stem = basename(file, extname(file));
     if (augmented) {
-      const { loadImage } = await import('@convlab/core');
       for (const a of await augmentPhoto(await loadImage(file), Math.min(h, w))) {
         await saveImage(a.image, join(samples, `${stem}${a.suffix}.png`));
         count++;
@@ -91,34 +94,20 @@ export async function zeilerFergusFigure(options: ZeilerFergusFigureOptions): Pr
   log(`deconvnet figure: ${count} images (${photos.length} photos${augmented ? ', with flips and zooms' : ''}), model ${model.name}, layers ${layers.join(', ')}`);
   const results: Top9Result[] = [];
   for (const layer of layers) {
-    if (options.signal?.aborted) break;
-    const r = await runTop9({
-      model,
-      images: samples,
-      layer,
-      units: options.units ?? { strongest: 4 },
-      outDir: options.outDir,
-      cacheDir: join(options.outDir, 'cache'),
-      signal: options.signal,
-      unitImages: false,
-      relus: options.relus ?? ['deconvnet', 'guided'],
-    });
+    if (signal?.aborted) break;
+    const r = await runTop9(model, { images: samples, layer, units: o.units ?? { strongest: 4 }, out: o.out, cache: join(o.out, 'cache'), unitImages: false, rules: o.rules }, { signal });
     log(`deconvnet figure: ${layer}: units ${r.units.join(', ')}; scan ${r.imagesPerSecond.toFixed(1)} images/s, render ${r.renderSeconds.toFixed(1)} s`);
     results.push(r);
   }
   const figures = results.flatMap((r) => r.files.filter((f) => f.endsWith('.png')));
-  const record = join(options.outDir, 'zeiler-fergus-figure.json');
+  const record = join(o.out, 'zeiler-fergus-figure.json');
+  const run = createRunRecord({ tool: 'deconvnet figure', parameters: o, backend: engineInfo()?.summary, model: { name: model.name, weights: model.weights } });
+  run.set('layers', results.map((r) => ({ layer: r.layer, units: r.units, figure: r.files.find((f) => f.endsWith('.png')), record: r.files.find((f) => f.endsWith('.json')) })));
+  run.set('images', count);
+  run.set('augmented', augmented);
+  run.finish();
+  await run.save(record);
   const seconds = (performance.now() - started) / 1000;
-  await writeJsonAtomic(record, {
-    tool: 'deconvnet zeilerFergusFigure',
-    model: model.name,
-    weights: model.weights,
-    layers: results.map((r) => ({ layer: r.layer, units: r.units, figure: r.files.find((f) => f.endsWith('.png')), record: r.files.find((f) => f.endsWith('.json')) })),
-    images: count,
-    augmented,
-    seconds,
-  });
-  if (typeof options.model !== 'object') model.dispose();
   return { model: model.name, layers: results, figures, images: count, augmented, seconds, record };
 }
 
@@ -140,18 +129,17 @@ export async function deconvnetDemo(ctx: { outDir: string; root: string; quick?:
 }
 
 async function deconvnetDemoOn(ctx: { outDir: string; root: string; quick?: boolean; signal?: AbortSignal; log?: (line: string) => void }): Promise<DeconvDemoResult> {
-  const outDir = join(ctx.outDir, 'deconvnet');
-  const model = 'mobilenet_v2';
-  const layers = ctx.quick ? DEFAULT_FIGURE_LAYERS[model].slice(0, 1) : DEFAULT_FIGURE_LAYERS[model];
-  const r = await zeilerFergusFigure({
-    model,
-    layers,
-    units: { strongest: ctx.quick ? 2 : 4 },
-    images: join(ctx.root, 'assets/content'),
-    outDir,
-    signal: ctx.signal,
-    log: ctx.log,
-  });
+  const r = await zeilerFergusFigure(
+    'mobilenet_v2',
+    {
+      // quick: the early layer only (block_3_expand_relu), as before.
+      layer: ctx.quick ? ['@early'] : undefined,
+      units: { strongest: ctx.quick ? 2 : 4 },
+      images: join(ctx.root, 'assets/content'),
+      out: join(ctx.outDir, 'deconvnet'),
+    },
+    { signal: ctx.signal, log: ctx.log },
+  );
   const rel = (p: string) => relative(ctx.outDir, p).split('\\').join('/');
   return {
     heading: 'Deconvnet: what units respond to (Zeiler & Fergus 2013, Fig. 2)',

@@ -4,7 +4,10 @@
  * filters. Those three steps are exactly the backward pass of max-pool, of a ReLU whose backward rule
  * is relu(signal) (ignoring the forward input's sign), and of a convolution. So the projection is the
  * gradient of the chosen activation w.r.t. the image with that ReLU rule, which also carries it through
- * batch norm, depthwise convs, ReLU6, residual adds and concats of modern networks.
+ * batch norm, depthwise convs, ReLU6, residual adds and concats of modern networks. At each ReLU,
+ * with R the reconstruction coming down (the forward input f_l is ignored, unlike backprop):
+ *
+ *   R_l = relu(R_{l+1}) = 1[R_{l+1} > 0] * R_{l+1}
  */
 import { tf, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet, ReluBackward } from '@convlab/models';

@@ -1,12 +1,14 @@
 /**
  * Guided Grad-CAM (Selvaraju et al. 2017): guided backprop's image-space map multiplied pixel-wise by
- * the upsampled Grad-CAM map, which keeps fine detail only where the target's evidence lies.
+ * the upsampled Grad-CAM map, which keeps fine detail only where the target's evidence lies:
+ *
+ *   M = GuidedBackprop(x) (pixel-wise *) upsample(L_Grad-CAM)
  */
 import type { Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { BaseMethod, gradientMap, heatFromPixels } from '../attribution.js';
 import type { ResolvedTarget } from '../target.js';
-import { gradCam, lastSpatialLayer, type GradCamOptions } from './gradcam.js';
+import { camLayerFor, gradCam, type GradCamOptions } from './gradcam.js';
 
 export class GuidedGradCam extends BaseMethod {
   readonly name = 'guided-gradcam' as const;
@@ -18,8 +20,7 @@ export class GuidedGradCam extends BaseMethod {
   }
 
   protected async compute(image: Tensor4D, target: ResolvedTarget) {
-    const layer = this.options.layer ?? (target.kind === 'class' ? lastSpatialLayer(this.model) : target.layer);
-    const cam = gradCam(this.model, image, target, layer);
+    const cam = gradCam(this.model, image, target, camLayerFor(this.model, target, this.options.layer));
     const guided = await gradientMap(this.model, image, target, 'guided');
     const [, h, w] = image.shape;
     const pixels = new Float32Array(guided.pixels.length);

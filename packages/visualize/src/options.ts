@@ -1,0 +1,318 @@
+/**
+ * The options of every library call, declared once (zod schemas with defaults, ranges and one-line
+ * descriptions). The calls validate with `parseOptions(Schema, options, 'code')` and record the parsed
+ * options as the run record's `parameters`; convlab-deconv builds its flags and --help from the same
+ * schemas (`addOptions`) and validates flag text with `parseOptions(Schema, flags, 'cli')`.
+ *
+ * Special values (`--units 3,17,42 | strongest:16 | spread:16`, `--unit N | strongest`,
+ * `--position y,x | argmax | all`, `--methods`, `--rules`) are string schemas with transforms; each
+ * also accepts its parsed form, so a parsed options object parses again to itself.
+ *
+ * This module loads no model code (only @convlab/core and the method names), so a CLI can refuse bad
+ * flags before it imports tfjs-layers.
+ */
+import { ConvlabError, z } from '@convlab/core';
+import type { ReluBackward } from '@convlab/models';
+import { METHOD_NAMES, type MethodName } from './attribution.js';
+import { parseMethodName } from './methods/index.js';
+import { NORMALIZATIONS } from './render.js';
+import type { Target } from './target.js';
+
+/** Largest --size side accepted before the memory estimate (which usually refuses far earlier). */
+export const MAX_SIZE = 8192;
+/** Largest seed: opSeed and the sanity check's re-initialisation take 32-bit seeds. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Which units: explicit indices, the n strongest on average over the dataset, or n evenly spaced. */
+export type UnitSelection = number[] | { strongest: number } | { spread: number };
+
+type Ctx = z.core.$RefinementCtx;
+
+function issue(ctx: Ctx, input: unknown, message: string): typeof z.NEVER {
+  ctx.issues.push({ code: 'custom', input, message });
+  return z.NEVER;
+}
+
+const isIndex = (v: unknown, min = 0): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/** '3' -> 3; anything else (not an integer >= min) -> undefined. */
+function intText(s: string, min = 0): number | undefined {
+  const t = s.trim();
+  if (!/^[-+]?\d+$/.test(t)) return undefined;
+  const n = Number(t);
+  return n >= min ? n : undefined;
+}
+
+// ------------------------------------------------------------------ special values
+
+/** `3,17,42` | `strongest:N` | `spread:N` (a bare number is one unit). */
+function unitsValue(v: string | number[] | { strongest: number } | { spread: number }, ctx: Ctx): UnitSelection {
+  if (typeof v !== 'string') {
+    if (Array.isArray(v)) {
+      const bad = v.find((u) => !isIndex(u));
+      return bad === undefined ? v : issue(ctx, v, `unit ${bad} is out of range: units are integers >= 0`);
+    }
+    const [kind, n] = 'strongest' in v ? ['strongest', v.strongest] : ['spread', v.spread];
+    return isIndex(n, 1) ? v : issue(ctx, v, `N in ${kind}:N must be an integer >= 1 (e.g. ${kind}:16)`);
+  }
+  const m = /^(strongest|spread|top)\s*:\s*(.*)$/i.exec(v.trim());
+  if (m) {
+    const kind = m[1].toLowerCase() === 'spread' ? 'spread' : 'strongest';
+    const n = intText(m[2], 1);
+    if (n === undefined) return issue(ctx, v, `N in ${kind}:N must be an integer >= 1 (e.g. ${kind}:16)`);
+    return kind === 'spread' ? { spread: n } : { strongest: n };
+  }
+  const parts = v.split(',').map((s) => s.trim());
+  const units: number[] = [];
+  for (const p of parts) {
+    const n = intText(p);
+    if (n === undefined) {
+      return issue(ctx, v, /^[-+]?\d+$/.test(p) ? `unit ${p} is out of range: units are integers >= 0` : `"${p}" is not a unit: give 3,17,42, strongest:N or spread:N`);
+    }
+    units.push(n);
+  }
+  return units;
+}
+
+/** `N` | `strongest`. */
+function unitValue(v: string | number, ctx: Ctx): number | 'strongest' {
+  if (typeof v === 'number') return isIndex(v) ? v : issue(ctx, v, 'is out of range: a unit is an integer >= 0 (or strongest)');
+  if (v.trim().toLowerCase() === 'strongest') return 'strongest';
+  const n = intText(v);
+  return n !== undefined ? n : issue(ctx, v, /^[-+]?\d+$/.test(v.trim()) ? 'is out of range: a unit is an integer >= 0 (or strongest)' : 'is not a unit: give an integer >= 0 or strongest (e.g. 12)');
+}
+
+/** `y,x` | `argmax` | `all`. */
+function positionValue(v: string | number[], ctx: Ctx): [number, number] | 'argmax' | 'all' {
+  if (Array.isArray(v)) {
+    return v.length === 2 && isIndex(v[0]) && isIndex(v[1]) ? [v[0], v[1]] : issue(ctx, v, 'should be "y,x" with integers >= 0, "argmax" or "all" (e.g. 3,5)');
+  }
+  const t = v.trim().toLowerCase();
+  if (t === 'argmax' || t === 'max') return 'argmax';
+  if (t === 'all' || t === 'sum') return 'all';
+  const parts = t.split(/[,x ]+/).filter(Boolean);
+  const yx = parts.map((p) => intText(p));
+  if (parts.length !== 2) return issue(ctx, v, 'should be "y,x", "argmax" or "all" (e.g. 3,5)');
+  if (yx[0] === undefined || yx[1] === undefined) return issue(ctx, v, 'is out of range: y and x are integers >= 0 (e.g. 3,5)');
+  return [yx[0], yx[1]];
+}
+
+function listOf(v: string | string[]): string[] {
+  return (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Comma-separated method names (aliases such as grad-cam, guided-backprop), or `all`. */
+function methodsValue(v: string | string[], ctx: Ctx): MethodName[] {
+  const names = listOf(v);
+  if (names.length === 0 || (names.length === 1 && names[0].toLowerCase() === 'all')) return [...METHOD_NAMES];
+  const out: MethodName[] = [];
+  for (const n of names) {
+    try {
+      out.push(parseMethodName(n));
+    } catch {
+      return issue(ctx, v, `unknown attribution method "${n}": use any of ${METHOD_NAMES.join(', ')}, or all`);
+    }
+  }
+  return [...new Set(out)];
+}
+
+/** Comma-separated ReLU backward rules: deconvnet, guided, gradient (= normal, saliency). */
+function rulesValue(v: string | string[], ctx: Ctx): ReluBackward[] {
+  const out: ReluBackward[] = [];
+  for (const s of listOf(v)) {
+    const r = s.toLowerCase();
+    if (r === 'deconvnet' || r === 'guided') out.push(r);
+    else if (r === 'gradient' || r === 'normal' || r === 'saliency') out.push('normal');
+    else return issue(ctx, v, `"${s}" is not a projection rule: use deconvnet, guided or gradient`);
+  }
+  return out.length ? out : issue(ctx, v, 'give at least one rule: deconvnet, guided or gradient');
+}
+
+// ------------------------------------------------------------------ fields
+
+const text = z.string();
+
+export const fields = {
+  out: z.string().default('out/deconvnet').meta({ description: 'output folder (PNGs, JSON run records, HTML reports)', placeholder: 'DIR' }),
+  size: z
+    .array(z.number().int().min(1).max(MAX_SIZE))
+    .refine((a) => a.length === 1 || a.length === 2, 'give N or H,W')
+    .optional()
+    .meta({ description: "input size in pixels, N or H,W (default: the model's; at least its minimum)", placeholder: 'N|H,W' }),
+  fit: z.enum(['cover', 'fill']).default('cover').describe('fit images to the size: centre-crop (cover) or squash (fill)'),
+  normalize: z.enum(NORMALIZATIONS).default('robust').describe('contrast stretch of image-space maps'),
+  seed: z.number().int().min(0).max(MAX_SEED).default(0).describe('random seed (SmoothGrad noise, sanity-check re-initialisation, random weights)'),
+  layer: z.string().min(1).meta({ description: 'layer name, alias or role (@early, @mid, @late, @last-conv)', placeholder: 'NAME' }),
+  unit: z.union([text, z.number()]).transform(unitValue).optional().meta({ description: 'channel of --layer to explain: N, or strongest (the strongest on the image)', placeholder: 'N|strongest' }),
+  position: z
+    .union([text, z.array(z.number())])
+    .transform(positionValue)
+    .default('argmax')
+    .meta({ description: "position in the unit's feature map: y,x, argmax (its strongest) or all (summed over the map)", placeholder: 'y,x|argmax|all' }),
+  class: z.number().int().min(0).optional().meta({ description: "class of the model's head to explain (instead of --layer/--unit)", placeholder: 'K' }),
+  methods: z
+    .union([text, z.array(text)])
+    .transform(methodsValue)
+    .default([...METHOD_NAMES])
+    .meta({ description: 'attribution methods, comma-separated, or all', placeholder: 'A,B' }),
+  smoothgradSamples: z.number().int().min(1).max(10000).default(25).describe('noisy copies averaged by SmoothGrad'),
+  smoothgradSigma: z.number().gt(0).max(5).default(0.15).describe("SmoothGrad's noise level, as a fraction of the image's value range"),
+  camLayer: z.string().min(1).optional().meta({ description: 'Grad-CAM layer (default: @last-conv for a class, the target layer for a unit)', placeholder: 'NAME' }),
+  rules: (dflt: ReluBackward[]) =>
+    z
+      .union([text, z.array(text)])
+      .transform(rulesValue)
+      .default(dflt)
+      .meta({ description: 'projection rules (ReLU backward): deconvnet, guided, gradient', placeholder: 'A,B' }),
+  units: (dflt: string) =>
+    z
+      .union([text, z.array(z.number()), z.object({ strongest: z.number() }), z.object({ spread: z.number() })])
+      .transform(unitsValue)
+      .optional()
+      .meta({ description: `units: 3,17,42, strongest:N (strongest on average over the images) or spread:N (evenly spaced); default ${dflt}`, placeholder: 'UNITS' }),
+  images: z
+    .array(z.string())
+    .refine((a) => a.length > 0, 'give at least one image file or folder')
+    .meta({ description: 'image files or folders (the positional arguments)', placeholder: 'IMAGE' }),
+  square: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'side of the grey occluder square in px (default: size/7)', placeholder: 'PX' }),
+  stride: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'step between occluder positions in px (default: square/4)', placeholder: 'PX' }),
+  batch: (dflt: number, what: string) => z.number().int().min(1).max(256).default(dflt).describe(what),
+};
+
+const imageRun = { images: fields.images, out: fields.out, size: fields.size, fit: fields.fit };
+const target = { layer: fields.layer.optional(), unit: fields.unit, position: fields.position, class: fields.class };
+const methodOptions = { seed: fields.seed, smoothgradSamples: fields.smoothgradSamples, smoothgradSigma: fields.smoothgradSigma, camLayer: fields.camLayer };
+const occlusionFields = { square: fields.square, stride: fields.stride, batch: fields.batch(16, 'occluded images per forward pass') };
+
+// ------------------------------------------------------------------ the calls
+
+/** The model a run loads (CLI and studio; the library calls take a loaded ConvNet). */
+export const ModelOptions = z.object({
+  model: z.string().min(1).default('mobilenet_v2').meta({ description: 'model: mobilenet_v2, inception_v3, vgg16, vgg19 or custom', placeholder: 'NAME' }),
+  weights: z.string().min(1).optional().meta({ description: 'weights: default, random, or a file/folder (custom models, pulled VGG files)', placeholder: 'default|random|PATH' }),
+  seed: fields.seed,
+});
+export type ModelOptions = z.input<typeof ModelOptions>;
+
+/** `attribute`: every method side by side for one target. */
+export const AttributeOptions = z.object({ ...imageRun, ...target, methods: fields.methods, ...methodOptions, normalize: fields.normalize });
+export type AttributeOptions = z.input<typeof AttributeOptions>;
+export type AttributeParameters = z.output<typeof AttributeOptions>;
+
+/** `project`: the deconvnet projection of one unit, whole and cropped to its receptive field. */
+export const ProjectOptions = z.object({ ...imageRun, ...target, rules: fields.rules(['deconvnet', 'guided']), normalize: fields.normalize });
+export type ProjectOptions = z.input<typeof ProjectOptions>;
+export type ProjectParameters = z.output<typeof ProjectOptions>;
+
+/** `occlusion`: grey-square occlusion maps (Zeiler & Fergus 4.2). */
+export const OcclusionOptions = z.object({ ...imageRun, ...target, ...occlusionFields });
+export type OcclusionOptions = z.input<typeof OcclusionOptions>;
+export type OcclusionParameters = z.output<typeof OcclusionOptions>;
+
+/** `top9`: the top-k activations of units over a folder (Z&F Fig. 2), resumable. */
+export const Top9Options = z.object({
+  images: z.string().min(1).meta({ description: 'folder of images to scan', placeholder: 'DIR' }),
+  layer: fields.layer,
+  units: fields.units('spread:16'),
+  k: z.number().int().min(1).max(100).default(9).describe('activations shown per unit'),
+  rules: fields.rules(['deconvnet']),
+  normalize: fields.normalize,
+  cache: z.string().min(1).optional().meta({ description: 'scan cache folder (default: <out>/cache)', placeholder: 'DIR' }),
+  batch: fields.batch(8, 'images per forward pass of the scan'),
+  limit: z.number().int().min(1).optional().meta({ description: 'scan only the first N files (sorted); a later run without it continues from the cache', placeholder: 'N' }),
+  unitImages: z.boolean().default(true).describe('one PNG per unit besides the layer figure (on by default; --no-unit-images leaves them out)'),
+  out: fields.out,
+  size: fields.size,
+  fit: fields.fit,
+});
+export type Top9Options = z.input<typeof Top9Options>;
+export type Top9Parameters = z.output<typeof Top9Options>;
+
+/** `features`: every channel of a layer as a grid. */
+export const FeaturesOptions = z.object({
+  ...imageRun,
+  layer: fields.layer,
+  maxChannels: z.number().int().min(1).max(4096).optional().meta({ description: 'show only the first N channels (default: all)', placeholder: 'N' }),
+  sort: z.boolean().default(false).describe('order channels by their maximum, strongest first'),
+});
+export type FeaturesOptions = z.input<typeof FeaturesOptions>;
+export type FeaturesParameters = z.output<typeof FeaturesOptions>;
+
+/** `filters`: first-layer filters as images. */
+export const FiltersOptions = z.object({
+  layer: fields.layer.optional().describe('convolution to draw (default: the first; it must take 3 colour channels)'),
+  out: fields.out,
+});
+export type FiltersOptions = z.input<typeof FiltersOptions>;
+export type FiltersParameters = z.output<typeof FiltersOptions>;
+
+/** `sanity`: cascading weight randomization (Adebayo et al. 2018) on the first image. */
+export const SanityOptions = z.object({
+  ...imageRun,
+  ...target,
+  methods: fields.methods,
+  steps: z.number().int().min(1).max(1000).default(8).describe('cascade checkpoints (the last randomizes every layer)'),
+  ...methodOptions,
+  smoothgradSamples: z.number().int().min(1).max(10000).default(10).describe('noisy copies averaged by SmoothGrad'),
+});
+export type SanityOptions = z.input<typeof SanityOptions>;
+export type SanityParameters = z.output<typeof SanityOptions>;
+
+/** `report`: one HTML page with every method, occlusion, feature maps and optionally the sanity check. */
+export const ReportOptions = z.object({
+  ...imageRun,
+  ...target,
+  methods: fields.methods,
+  ...methodOptions,
+  normalize: fields.normalize,
+  ...occlusionFields,
+  sanitySteps: z.number().int().min(1).max(1000).optional().meta({ description: 'also run the sanity check with N steps on the first image (slow)', placeholder: 'N' }),
+});
+export type ReportOptions = z.input<typeof ReportOptions>;
+export type ReportParameters = z.output<typeof ReportOptions>;
+
+/** `figure`: the demo figure, top-9 of a few units of two layers on a small photo folder. */
+export const FigureOptions = z.object({
+  layer: z.array(z.string().min(1)).optional().meta({ description: 'layers, comma-separated (default: @early and a middle layer)', placeholder: 'A,B' }),
+  units: fields.units('strongest:4'),
+  images: z.string().min(1).default('assets/content').meta({ description: 'folder of photos', placeholder: 'DIR' }),
+  rules: fields.rules(['deconvnet', 'guided']),
+  augment: z.boolean().optional().describe('augment the photos with flips and zooms (default: when there are fewer than 18)'),
+  out: fields.out,
+});
+export type FigureOptions = z.input<typeof FigureOptions>;
+export type FigureParameters = z.output<typeof FigureOptions>;
+
+/** `layers`: the model's layers with shapes, receptive fields and roles. */
+export const LayersOptions = z.object({ size: fields.size });
+export type LayersOptions = z.input<typeof LayersOptions>;
+export type LayersParameters = z.output<typeof LayersOptions>;
+
+// ------------------------------------------------------------------ helpers
+
+/** [h, w] from the parsed --size ([n] or [h, w]); undefined when not given. */
+export function sizeOf(size: number[] | undefined): [number, number] | undefined {
+  if (!size) return undefined;
+  return size.length === 1 ? [size[0], size[0]] : [size[0], size[1]];
+}
+
+/** The target of parsed options: --class, or --layer with --unit (and --position). */
+export function targetOf(o: { layer?: string; unit?: number | 'strongest'; position?: [number, number] | 'argmax' | 'all'; class?: number }): Target {
+  if (o.class !== undefined) {
+    if (o.unit !== undefined) throw new ConvlabError('give either --class or --unit, not both', { hint: 'a class of the head (--class K) or a unit of a layer (--layer NAME --unit N)' });
+    return { classIndex: o.class };
+  }
+  if (o.layer === undefined || o.unit === undefined) {
+    throw new ConvlabError('no target: give --layer NAME --unit N (optionally --position y,x), or --class K', {
+      hint: 'list layers with: convlab-deconv layers --model NAME',
+    });
+  }
+  return { layer: o.layer, unit: o.unit, position: o.position ?? 'argmax' };
+}
+
+/** The fields of `values` that `schema` declares (to hand one call's options on to another call). */
+export function pick<S extends z.ZodObject<z.ZodRawShape>>(schema: S, values: Record<string, unknown>): z.input<S> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(schema.shape)) if (values[k] !== undefined) out[k] = values[k];
+  return out as z.input<S>;
+}
