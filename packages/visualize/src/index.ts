@@ -25,7 +25,7 @@ export { resolveTarget, classLogits, spatialLayers, checkUnit, checkClass, type 
 export { featureMaps, type FeatureMapsOptions, type FeatureMapsResult } from './feature-maps.js';
 export { firstLayerFilters, inputChannelOrder, type FiltersResult } from './filters.js';
 export { sanityCheck, cascadeLayers, type SanityCheckOptions, type SanityCheckResult } from './sanity-check.js';
-export { spearman, spearmanAbs, pearson, ranks, ssim, normalize01 } from './stats.js';
+export { spearman, spearmanAbs, pearson, ssim, normalize01 } from './stats.js';
 export { projectionToImage, attributionImage, heatImage, cropPixels, cropPadded, fitBox, NORMALIZATIONS, type ProjectionNormalization, type Box } from './render.js';
 export { unitBoxes, layerReceptiveField } from './receptive.js';
 export { fitImage, loadFitted, collectImageFiles, imageFiles, flipHorizontal, type FitMode } from './images.js';

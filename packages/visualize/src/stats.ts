@@ -2,27 +2,12 @@
  * Similarity measures between attribution maps, as Adebayo et al. (2018) use them: Spearman rank
  * correlation of absolute values and SSIM of maps normalised to [0, 1].
  *
- * Kept rather than taken from npm (checked: simple-statistics 7.12, ssim.js 3.5): simple-statistics'
- * sampleRankCorrelation ranks tied values consecutively instead of averaging their ranks, which
- * changes rho on heat maps full of exact zeros; ssim.js takes RGBA image data, rounds it to 8-bit grey
- * and has no window for maps under 11 px, so it cannot reproduce SSIM of float maps in [0, 1].
+ * Spearman's rho comes from simple-statistics (sampleRankCorrelation averages the ranks of ties, as
+ * scipy.stats.spearmanr does: checked equal on maps full of exact zeros). SSIM stays here: ssim.js
+ * takes RGBA image data, rounds it to 8-bit grey and has no window for maps under 11 px, so it cannot
+ * reproduce SSIM of float maps in [0, 1].
  */
-
-/** Ranks 1..n, ties get their average rank (the usual Spearman convention). */
-export function ranks(values: ArrayLike<number>): Float64Array {
-  const n = values.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a] - values[b]);
-  const out = new Float64Array(n);
-  let i = 0;
-  while (i < n) {
-    let j = i;
-    while (j + 1 < n && values[order[j + 1]] === values[order[i]]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) out[order[k]] = rank;
-    i = j + 1;
-  }
-  return out;
-}
+import { sampleRankCorrelation } from 'simple-statistics';
 
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
@@ -50,9 +35,15 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return sab / Math.sqrt(saa * sbb);
 }
 
-/** Spearman rank correlation. */
+const isConstant = (v: ArrayLike<number>) => Array.prototype.every.call(v, (x: number) => x === v[0]);
+
+/** Spearman rank correlation (ties averaged). A constant map carries no ranking: 0, or 1 if both are. */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return pearson(ranks(a), ranks(b));
+  if (a.length !== b.length) throw new Error(`spearman: lengths differ (${a.length} vs ${b.length})`);
+  const ca = isConstant(a);
+  const cb = isConstant(b);
+  if (ca || cb) return ca && cb ? 1 : 0;
+  return sampleRankCorrelation(Array.from(a), Array.from(b));
 }
 
 /** Spearman rank correlation of absolute values (the sanity-check paper's main measure). */
