@@ -12,7 +12,7 @@
  * facts go in zod's metadata: `.meta({ description, short: 'o', placeholder: 'PATH' })`.
  */
 import { z } from 'zod';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConvlabError } from './errors.js';
 import { describeRange, type NumberRange } from './flags.js';
 
@@ -179,7 +179,8 @@ function errorFor(schema: OptionsSchema, issue: z.core.$ZodIssue, input: Record<
   const name = label(f, source);
   const value = raw[key] ?? input[key];
   const itemIndex = typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
-  const shown = itemIndex !== undefined && Array.isArray(input[key]) ? show((input[key] as unknown[])[itemIndex]) : show(value);
+  const rawItems = typeof value === 'string' ? value.split(',').map((x) => x.trim()).filter((x) => x !== '') : Array.isArray(value) ? value : undefined;
+  const shown = itemIndex !== undefined && rawItems ? show(rawItems[itemIndex]) : show(value);
   if (value === undefined && !f.optional) return new ConvlabError(`missing ${name} (${f.description})`, { hint: hintFor(f, source) });
   if (f.range && ['too_small', 'too_big', 'invalid_type', 'not_multiple_of'].includes(issue.code)) {
     const asNumber = Number(itemIndex !== undefined && Array.isArray(input[key]) ? (input[key] as unknown[])[itemIndex] : input[key]);
@@ -235,11 +236,13 @@ export function addOptions(cmd: Command, schema: OptionsSchema): Command {
     const flags = `${f.short ? `-${f.short}, ` : ''}${f.flag}`;
     const text = `${f.description}${helpSuffix(f)}`;
     if (f.kind === 'boolean') {
-      cmd.option(f.default === true ? `--no-${kebab(f.name)}` : flags, text);
+      const option = f.default === true ? new Option(`--no-${kebab(f.name)}`, `turn off: ${text}`) : new Option(flags, text);
+      cmd.addOption(f.hidden ? option.hideHelp() : option);
       continue;
     }
     const placeholder = f.placeholder ?? (f.kind === 'enum' ? f.choices!.join('|') : f.kind === 'list' ? 'A,B' : f.kind === 'integer' ? 'N' : f.kind === 'number' ? 'X' : 'VALUE');
-    cmd.option(`${flags} <${placeholder}>`, text);
+    const option = new Option(`${flags} <${placeholder}>`, text);
+    cmd.addOption(f.hidden ? option.hideHelp() : option);
   }
   return cmd;
 }

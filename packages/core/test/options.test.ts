@@ -69,6 +69,10 @@ test('addOptions generates the commander flags and help from the schema', (t) =>
   t.regex(help.replace(/\s+/g, ' '), /--metric <CIDEr-D\|BLEU-4> metric for early stopping \(default CIDEr-D\)/);
   t.regex(help, /-o, --out <DIR>\s+output folder/);
   t.regex(help, /--json\s+print JSON/);
+  const hidden = addOptions(new Command('x'), z.object({ debug: z.string().optional().meta({ description: 'internal', hidden: true }), color: z.boolean().default(true).describe('colour output') }));
+  t.notRegex(hidden.helpInformation(), /--debug/);
+  t.regex(hidden.helpInformation(), /--no-color\s+turn off: colour output/);
+  t.throws(() => parseOptions(Predict, { weights: '1,abc' }, 'cli'), { message: /^--weights "abc" is not a number/ });
   cmd.parse(['--beam', '7', '--max-length', '9', '--json'], { from: 'user' });
   t.deepEqual(parseOptions(Predict, cmd.opts(), 'cli'), { beam: 7, maxLength: 9, lr: 2e-3, metric: 'CIDEr-D', layers: ['mixed6'], json: true });
 });
