@@ -7,6 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { validateRunRecord } from '@convlab/core';
 import { ROOT, runCli } from '../bad-input/harness.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'convlab-e2e-'));
@@ -21,6 +22,7 @@ test.serial('convlab-style: a small stylization writes the image, its run record
   const record = JSON.parse(readFileSync(output.replace(/\.png$/, '.json'), 'utf8'));
   t.truthy(record.backend);
   t.truthy(record.parameters);
+  t.notThrows(() => validateRunRecord(record), 'the one run-record format');
   t.true(existsSync(join(dir, 'stylized-loss.png')));
 });
 
@@ -43,8 +45,12 @@ test.serial('convlab-caption: predict captions the bundled photos with the defau
   const photos = ['dog.jpg', 'eagle.jpg'].map((p) => asset(`content/${p}`));
   const r = await runCli('caption', ['predict', ...photos, '--json']);
   t.is(r.code, 0, r.stderr);
-  const json = JSON.parse(r.stdout);
-  const items = Array.isArray(json) ? json : json.captions ?? json.results;
+  // --json prints the run record (core's one format), with the captions under extra.results.
+  const record = JSON.parse(r.stdout);
+  t.notThrows(() => validateRunRecord(record));
+  t.is(record.tool, 'caption-predict');
+  t.truthy(record.backend);
+  const items = record.extra.results;
   t.is(items.length, 2);
   for (const item of items) t.true(String(item.caption).split(' ').length >= 2, JSON.stringify(item));
 });
