@@ -4,14 +4,13 @@
  * shows progress and writes the files. The entry point (cli.ts) runs `main` under @convlab/core's runCli.
  */
 import { Command, CommanderError } from 'commander';
-import { ConvlabError, addOptions, parseOptions, saveImage, z } from '@convlab/core';
+import { ConvlabError, addOptions, parseOptions, removeEmptyDirs, saveImage, z } from '@convlab/core';
 import {
   StylizeOptions,
   checkInputs,
   createProgressReporter,
   prepareOutputs,
   readStyleRun,
-  removeCreatedDirs,
   resolveStylizeOptions,
   stylize,
   totalIterations,
@@ -58,7 +57,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
   const { options, resolved, output, html, quiet } = args;
   const prepared = await prepareOutputs(output, html, checkInputs(resolved), { every: resolved.saveEvery ?? 0, total: totalIterations(resolved) });
   const nothing = () => {
-    removeCreatedDirs(prepared);
+    removeEmptyDirs(prepared.created);
     process.stderr.write('interrupted before the first iteration: nothing written\n');
   };
   if (signal.aborted) return nothing();
@@ -74,7 +73,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<void> {
       },
     });
   } catch (err) {
-    removeCreatedDirs(prepared);
+    removeEmptyDirs(prepared.created);
     throw err;
   } finally {
     reporter?.stop();

@@ -4,7 +4,7 @@
  * an input, created, and probed for writability with a real file, so a run never finds out after an
  * hour of optimisation that it cannot save. Every error names the flag and says what to do.
  */
-import { existsSync, statfsSync, statSync, realpathSync } from 'node:fs';
+import { existsSync, statfsSync, statSync, realpathSync, rmdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep, basename, join } from 'node:path';
 import { ConvlabError } from './errors.js';
@@ -51,12 +51,49 @@ function real(path: string): string {
   }
 }
 
-/** Realpath of a path that may not exist yet: the existing ancestor resolved, the rest appended. */
-function realish(path: string): string {
+/**
+ * The real path of a path that may not exist yet: its nearest existing ancestor resolved through
+ * links, the rest appended (for an existing path, its realpath). Compare paths with this.
+ */
+export function resolvedPath(path: string): string {
   const abs = resolve(path);
   const anc = existingAncestor(abs);
   const rest = abs.slice(anc.length).replace(/^[/\\]+/, '');
   return rest ? join(real(anc), rest) : real(anc);
+}
+
+/** Whether `child` is `parent` or inside it, links resolved. */
+export function isSameOrInside(child: string, parent: string): boolean {
+  const c = resolvedPath(child);
+  const p = resolvedPath(parent);
+  return c === p || c.startsWith(p.endsWith(sep) ? p : p + sep);
+}
+
+/** The folders that creating `dir` (recursively) would make, deepest first. */
+export function missingDirs(dir: string): string[] {
+  const out: string[] = [];
+  let p = resolve(dir);
+  while (!existsSync(p)) {
+    out.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  return out;
+}
+
+/**
+ * Remove folders (deepest first) that are still empty: with missingDirs, a run refused after its
+ * output folders were made leaves nothing behind. Anything with a file in it stays.
+ */
+export function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of dirs) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty, or already gone: keep it
+    }
+  }
 }
 
 function refusePseudo(abs: string, flag: string): void {
@@ -78,10 +115,10 @@ function refusePseudo(abs: string, flag: string): void {
 }
 
 function refuseInputs(target: string, kind: 'file' | 'dir', check: OutputCheck): void {
-  const t = realish(target);
+  const t = resolvedPath(target);
   for (const input of check.inputs ?? []) {
     if (!input) continue;
-    const i = realish(input);
+    const i = resolvedPath(input);
     if (i === t) {
       throw new ConvlabError(`${check.flag} ${target} is the input ${input}: convlab never writes over an input`, {
         hint: `choose another ${check.flag}`,
@@ -135,7 +172,7 @@ export async function prepareOutputDir(dir: string, check: OutputCheck): Promise
   const abs = resolve(dir);
   refusePseudo(abs, check.flag);
   for (const input of check.inputs ?? []) {
-    if (input && existsSync(input) && statSync(input).isFile() && realish(input) === realish(abs)) {
+    if (input && existsSync(input) && statSync(input).isFile() && resolvedPath(input) === resolvedPath(abs)) {
       throw new ConvlabError(`${check.flag} ${dir} is the input file ${input}`, { hint: `give ${check.flag} a folder path` });
     }
   }
@@ -163,6 +200,10 @@ export async function prepareOutputFile(file: string, check: OutputCheck & { ext
     }
   }
   refuseInputs(abs, 'file', check);
+  const parent = existingAncestor(dirname(abs));
+  if (!statSync(parent).isDirectory()) {
+    throw new ConvlabError(`${check.flag} ${file}: ${parent} is a file, so it cannot hold ${basename(abs)}`, { hint: `give ${check.flag} a path in a folder, e.g. out/${basename(abs)}` });
+  }
   await makeDir(dirname(abs), check.flag);
   await probeWritable(dirname(abs), check.flag);
   return abs;

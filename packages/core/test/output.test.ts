@@ -68,3 +68,29 @@ test('listImageFiles follows symbolic links to files and folders, skips broken o
   symlinkSync(real, join(dir, 'dirlink'));
   t.deepEqual(await listImageFiles(join(dir, 'dirlink')), [join(dir, 'dirlink', 'a.jpg')]);
 });
+
+test('resolvedPath, isSameOrInside, missingDirs and removeEmptyDirs: one set of path helpers for every pipeline', async (t) => {
+  const { resolvedPath, isSameOrInside, missingDirs, removeEmptyDirs } = await import('../src/index.js');
+  const dir = tmp();
+  mkdirSync(join(dir, 'real'));
+  symlinkSync(join(dir, 'real'), join(dir, 'link'));
+  t.is(resolvedPath(join(dir, 'link', 'not-yet', 'x.png')), join(resolvedPath(join(dir, 'real')), 'not-yet', 'x.png'));
+  t.true(isSameOrInside(join(dir, 'link', 'a', 'b'), join(dir, 'real')));
+  t.true(isSameOrInside(join(dir, 'real'), join(dir, 'link')));
+  t.false(isSameOrInside(join(dir, 'realer'), join(dir, 'real')), 'a prefix of the name is not inside');
+  const deep = join(dir, 'x', 'y', 'z');
+  t.deepEqual(missingDirs(deep), [deep, join(dir, 'x', 'y'), join(dir, 'x')]);
+  mkdirSync(deep, { recursive: true });
+  writeFileSync(join(dir, 'x', 'keep.txt'), 'k');
+  removeEmptyDirs([deep, join(dir, 'x', 'y'), join(dir, 'x')]);
+  t.false(existsSync(join(dir, 'x', 'y')));
+  t.true(existsSync(join(dir, 'x', 'keep.txt')), 'a folder with a file in it stays');
+});
+
+test('an output file under a path whose parent is a file gets one message naming the file', async (t) => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'photo.jpg'), 'x');
+  const err = await t.throwsAsync(prepareOutputFile(join(dir, 'photo.jpg', 'sub', 'x.png'), { flag: '--output' }), { instanceOf: ConvlabError });
+  t.is(err!.message, `--output ${join(dir, 'photo.jpg', 'sub', 'x.png')}: ${join(dir, 'photo.jpg')} is a file, so it cannot hold x.png`);
+  t.is(err!.hint, 'give --output a path in a folder, e.g. out/x.png');
+});

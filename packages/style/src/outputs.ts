@@ -3,9 +3,9 @@
  * image: PATH (the image), PATH.json (run record), PATH-loss.png, PATH-iterNNNN.ext checkpoints and an
  * optional HTML page. Messages name convlab-style's flags (--output, --html, --save-every).
  */
-import { existsSync, readdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { ConvlabError, prepareOutputFile, saveImage } from '@convlab/core';
+import { ConvlabError, missingDirs, prepareOutputFile, removeEmptyDirs, resolvedPath, saveImage } from '@convlab/core';
 import type { ResolvedStylizeOptions } from './options.js';
 import { writeLossPlot } from './plot.js';
 import { writeStyleReport } from './report.js';
@@ -28,47 +28,6 @@ export function outputPaths(output: string): OutputPaths {
   }
   const base = output.slice(0, output.length - ext.length);
   return { image: output, record: `${base}.json`, plot: `${base}-loss.png`, checkpoint: (n) => `${base}-iter${String(n).padStart(4, '0')}${ext}` };
-}
-
-function realOrResolved(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
-/** The folders creating `dir` would make, deepest first (removed again if the run fails before writing). */
-function missingDirs(dir: string): string[] {
-  const out: string[] = [];
-  let p = resolve(dir);
-  while (!existsSync(p)) {
-    out.push(p);
-    const up = dirname(p);
-    if (up === p) break;
-    p = up;
-  }
-  return out;
-}
-
-/** Remove the folders made for the outputs, where still empty (a run that stopped before writing anything). */
-export function removeCreatedDirs(prepared: { created: readonly string[] }): void {
-  for (const d of prepared.created) {
-    try {
-      rmdirSync(d);
-    } catch {
-      // not empty, or gone: keep it
-    }
-  }
-}
-
-/** A parent of an output path that exists and is a file: no folder can be made there. */
-function refuseFileParent(path: string, flag: string): void {
-  let p = dirname(resolve(path));
-  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-  if (existsSync(p) && !statSync(p).isDirectory()) {
-    throw new ConvlabError(`${flag} ${path}: ${p} is a file, so it cannot hold ${basename(path)}`, { hint: `give ${flag} a path in a folder, e.g. out/${basename(path)}` });
-  }
 }
 
 /** Input images must be files that exist (decoding comes later, in stylize). */
@@ -101,8 +60,6 @@ export async function prepareOutputs(output: string, html: string | undefined, i
   const paths = outputPaths(output);
   const created = [...new Set([...missingDirs(dirname(resolve(paths.image))), ...(html ? missingDirs(dirname(resolve(html))) : [])])].sort((a, b) => b.length - a.length);
   try {
-    refuseFileParent(paths.image, '--output');
-    if (html) refuseFileParent(html, '--html');
     await prepareOutputFile(paths.image, { flag: '--output', inputs, extensions: IMAGE_EXTENSIONS });
     await prepareOutputFile(paths.record, { flag: '--output', inputs });
     await prepareOutputFile(paths.plot, { flag: '--output', inputs });
@@ -117,19 +74,19 @@ export async function prepareOutputs(output: string, html: string | undefined, i
       const dir = dirname(resolve(paths.image));
       const ext = extname(paths.image);
       const stem = basename(paths.image, ext);
-      const inputSet = new Set(inputs.map(realOrResolved));
+      const inputSet = new Set(inputs.map(resolvedPath));
       for (const name of readdirSync(dir)) {
         const m = name.startsWith(`${stem}-iter`) && name.endsWith(ext) ? /^(\d+)$/.exec(name.slice(stem.length + 5, name.length - ext.length)) : null;
         if (!m) continue;
         const n = Number(m[1]);
         if (n % checkpoints.every !== 0 || n > checkpoints.total) continue;
-        if (inputSet.has(realOrResolved(join(dir, name)))) {
+        if (inputSet.has(resolvedPath(join(dir, name)))) {
           throw new ConvlabError(`--save-every ${checkpoints.every} would write checkpoint ${join(dir, name)} over an input image`, { hint: 'choose another --output name' });
         }
       }
     }
   } catch (err) {
-    removeCreatedDirs({ created });
+    removeEmptyDirs(created);
     throw err;
   }
   return { paths, html, created };

@@ -5,8 +5,7 @@
  * a JSON run record whose `parameters` are the parsed options and (where a comparison is shown) a
  * self-contained HTML report, and returns what it wrote. The CLI, the studio and the demo call these.
  */
-import { realpathSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import {
   ConvlabError,
   captionImage,
@@ -17,6 +16,7 @@ import {
   linePlot,
   overlayHeatmap,
   parseOptions,
+  resolvedPath,
   saveImage,
   writeHtmlPage,
   type GridCell,
@@ -87,24 +87,16 @@ function modelInfo(model: ConvNet) {
   return { name: model.name, weights: model.weights };
 }
 
-function realOrResolved(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
 /**
  * Output paths of a run: `path(name)` joins the output folder and refuses a name that is one of the
  * run's input images (also through links), so an output folder that holds the inputs (e.g. results
  * of an earlier run given back as images) never has an input written over.
  */
 function outputNamer(outDir: string, images: readonly string[]): (name: string) => string {
-  const inputs = new Map(images.map((f) => [realOrResolved(f), f]));
+  const inputs = new Map(images.map((f) => [resolvedPath(f), f]));
   return (name: string) => {
     const path = join(outDir, name);
-    const input = inputs.get(realOrResolved(path));
+    const input = inputs.get(resolvedPath(path));
     if (input !== undefined) {
       throw new ConvlabError(`--out: ${path} would be written over the input image ${input}`, { hint: 'choose another --out, or move the images out of it' });
     }

@@ -6,9 +6,8 @@
  * (prepareOutputDir / prepareOutputFile), (4) small inputs read and memory estimated, (5) only then the
  * engine starts and the heavy work begins.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
-import { ConvlabError, fieldsOf, initEngine, kebab, parseOptions, type EngineInfo, type OptionSource, type OptionsSchema, type Progress, type z } from '@convlab/core';
+import { existsSync, statSync } from 'node:fs';
+import { ConvlabError, fieldsOf, initEngine, kebab, parseOptions, resolvedPath, type EngineInfo, type OptionSource, type OptionsSchema, type Progress, type z } from '@convlab/core';
 import { describeDataset, loadCocoCaptions, loadFlickr, loadKarpathyJson, type CaptionDataset } from '../data/index.js';
 import type { DatasetOptions } from '../options.js';
 import { resolveModelDir, SHIPPED_MODELS } from '../shipped-models.js';
@@ -74,23 +73,8 @@ export async function startEngine(backend: string | undefined, h: Hooks): Promis
 
 // ---------------------------------------------------------------------------------------------- paths
 
-export function realOrResolved(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
 export function samePath(a: string, b: string): boolean {
-  return realOrResolved(a) === realOrResolved(b);
-}
-
-/** Whether `child` is `parent` or inside it (after resolving links of the existing parts). */
-export function within(child: string, parent: string): boolean {
-  const c = realOrResolved(child);
-  const p = realOrResolved(parent);
-  return c === p || c.startsWith(p.endsWith(sep) ? p : p + sep);
+  return resolvedPath(a) === resolvedPath(b);
 }
 
 export interface Input {

@@ -5,10 +5,10 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConvlabError, createRunRecord, initEngine, prepareOutputDir, type z } from '@convlab/core';
+import { ConvlabError, createRunRecord, initEngine, isSameOrInside, prepareOutputDir, type z } from '@convlab/core';
 import { isCaptionModelDir, loadCaptionModel, readCaptionModelFiles, saveCaptionEnsemble, saveCaptionModel } from '../model-io.js';
 import { ExportOptions } from '../options.js';
-import { checkInputs, hooksOf, parseGiven, within, type Input, type RunHooks } from './common.js';
+import { checkInputs, hooksOf, parseGiven, type Input, type RunHooks } from './common.js';
 
 export interface ExportRun {
   to: string;
@@ -27,7 +27,7 @@ export async function runExport(options: z.input<typeof ExportOptions>, hooks: R
   checkInputs(inputs);
   // 3. output
   for (const d of o.from) {
-    if (within(d, o.to) || within(o.to, d)) throw new ConvlabError(`${to} ${o.to} would replace ${from} ${d}: convlab never writes over an input`, { hint: 'export to another folder' });
+    if (isSameOrInside(d, o.to) || isSameOrInside(o.to, d)) throw new ConvlabError(`${to} ${o.to} would replace ${from} ${d}: convlab never writes over an input`, { hint: 'export to another folder' });
   }
   // The folder is replaced as a whole (atomically): refuse to replace one that is not a caption model.
   if (existsSync(o.to) && (!statSync(o.to).isDirectory() || (readdirSync(o.to).length > 0 && !isCaptionModelDir(o.to)))) {

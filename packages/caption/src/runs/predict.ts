@@ -7,11 +7,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
-import { ConvlabError, createRunRecord, listImageFiles, prepareOutputDir, saveImage, type RunRecordJson, type z } from '@convlab/core';
+import { ConvlabError, createRunRecord, listImageFiles, prepareOutputDir, resolvedPath, saveImage, type RunRecordJson, type z } from '@convlab/core';
 import { readCaptionModelFiles } from '../model-io.js';
 import { PredictOptions } from '../options.js';
 import { captionImages, type CaptionResult } from '../predict.js';
-import { checkInputs, chooseModel, hooksOf, parseGiven, realOrResolved, samePath, startEngine, type RunHooks } from './common.js';
+import { checkInputs, chooseModel, hooksOf, parseGiven, samePath, startEngine, type RunHooks } from './common.js';
 
 export interface PredictHooks extends RunHooks {
   /** Each caption as soon as it is done (its strip already written), before the next image is read. */
@@ -78,9 +78,9 @@ export async function runPredict(options: z.input<typeof PredictOptions>, hooks:
     const flag = h.name('attentionMaps');
     for (const f of folders) if (samePath(o.attentionMaps, f)) throw new ConvlabError(`${flag} ${o.attentionMaps} is the input folder ${f}: convlab never writes into its inputs`, { hint: `choose another folder, e.g. ${flag} out/` });
     mapsDir = await prepareOutputDir(o.attentionMaps, { flag, inputs: images });
-    const inputSet = new Set(images.map(realOrResolved));
+    const inputSet = new Set(images.map((p) => resolvedPath(p)));
     for (const [p, name] of names) {
-      if (inputSet.has(realOrResolved(join(mapsDir, name)))) throw new ConvlabError(`${flag} ${o.attentionMaps}: ${name} would overwrite the input ${p}`, { hint: 'choose another folder for the maps' });
+      if (inputSet.has(resolvedPath(join(mapsDir, name)))) throw new ConvlabError(`${flag} ${o.attentionMaps}: ${name} would overwrite the input ${p}`, { hint: 'choose another folder for the maps' });
     }
   }
   // 4. small inputs

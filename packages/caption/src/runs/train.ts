@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConvlabError, createRunRecord, linePlot, prepareOutputDir, saveImage, type Progress, type z } from '@convlab/core';
+import { ConvlabError, createRunRecord, isSameOrInside, linePlot, prepareOutputDir, saveImage, type Progress, type z } from '@convlab/core';
 import { createDecoder, type DecoderConfig, type DecoderKind } from '../decoders/index.js';
 import { encoderId, loadFeatureCache, readCacheIndex } from '../features.js';
 import { checkTrainingMemory, describeTrainingMemory, estimateTrainingMemory } from '../memory.js';
@@ -16,7 +16,7 @@ import { loadCaptionModel, readCaptionModelFiles } from '../model-io.js';
 import { SCST_DEFAULTS, TrainOptions } from '../options.js';
 import { featureTable, prepareTrainData, trainingVocabulary } from '../pipeline.js';
 import { trainDecoder, type EpochLog, type TrainResult } from '../train.js';
-import { checkInputs, checkOneDataset, chooseDataset, hooksOf, loadDataset, parseGiven, refuseOverInputs, startEngine, within, type Input, type RunHooks } from './common.js';
+import { checkInputs, checkOneDataset, chooseDataset, hooksOf, loadDataset, parseGiven, refuseOverInputs, startEngine, type Input, type RunHooks } from './common.js';
 
 /** The options with the objective-dependent defaults resolved: what the run record keeps. */
 export type ResolvedTrainOptions = TrainOptions & { attention?: number };
@@ -55,7 +55,7 @@ export async function runTrain(options: z.input<typeof TrainOptions>, hooks: Run
   // 3. output: never an input, and never a folder holding `init` (out/best and out/last are replaced)
   refuseOverInputs(o.out, h.name('out'), inputs);
   for (const sub of ['best', 'last']) {
-    if (o.init && within(o.init, join(o.out, sub))) {
+    if (o.init && isSameOrInside(o.init, join(o.out, sub))) {
       throw new ConvlabError(`${h.name('out')} ${o.out} would replace ${join(o.out, sub)}, which holds ${h.name('init')} ${o.init}`, { hint: `give the fine-tuning run its own ${h.name('out')} folder` });
     }
   }
