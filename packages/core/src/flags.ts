@@ -1,6 +1,7 @@
 /**
- * Numeric and choice flags with ranges: one message that names the flag, the allowed range and an
- * example, raised before any heavy work. (The option schemas of each pipeline call build on these.)
+ * Number ranges and memory budgets: one message that names the flag, the allowed range and an
+ * example, raised before any heavy work. Flag text is parsed by the option schemas (options.ts), which
+ * describe their ranges with describeRange; checkNumber serves checks that need a loaded model.
  */
 import { totalmem } from 'node:os';
 import { ConvlabError } from './errors.js';
@@ -41,30 +42,6 @@ export function checkNumber(value: number, flag: string, range: NumberRange): nu
     });
   }
   return value;
-}
-
-/**
- * Parse a flag's text as a number in a range; `fallback` when the flag was not given. Text that is
- * not a number ("abc", "", "1e999") is refused with the same message shape.
- */
-export function numberFlag(raw: string | undefined, flag: string, fallback: number, range: NumberRange = {}): number {
-  if (raw === undefined) return fallback;
-  const text = String(raw).trim();
-  const value = text === '' ? NaN : Number(text);
-  if (!Number.isFinite(value)) {
-    throw new ConvlabError(`${flag} "${raw}" is not a number: it must be ${describeRange(range)}`, {
-      hint: `e.g. ${flag} ${range.example ?? fallback}`,
-    });
-  }
-  return checkNumber(value, flag, { example: fallback, ...range });
-}
-
-/** One of a fixed set of words (case-sensitive unless `ignoreCase`). */
-export function choiceFlag<T extends string>(raw: string | undefined, flag: string, choices: readonly T[], fallback: T, ignoreCase = false): T {
-  if (raw === undefined) return fallback;
-  const found = choices.find((c) => (ignoreCase ? c.toLowerCase() === raw.trim().toLowerCase() : c === raw.trim()));
-  if (!found) throw new ConvlabError(`${flag} "${raw}" is not one of the choices`, { hint: `use one of: ${choices.join(', ')}` });
-  return found;
 }
 
 /** Bytes as "1.2 GB" for memory estimates. */
