@@ -1,43 +1,117 @@
-/** `npm start` / convlab-demo: flags only; the work is in demo.ts. */
-import { parseArgs } from 'node:util';
+/**
+ * `npm start` / convlab-demo: the studio (a local web app over the three pipelines) until Ctrl-C, or with
+ * --demo-only the static demo page (demo.ts) written once. Flags only; the server is src/server/.
+ */
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { runCli, ConvlabError } from '@convlab/core';
-import { runDemo } from './demo.js';
+import { Command, CommanderError, Option } from 'commander';
+import { ConvlabError, runCli } from '@convlab/core/light';
 
-const usage = `usage: npm start -- [--quick] [--only models,style,deconvnet,captioning] [--out out/demo] [--backend auto|native|wasm|cpu]`;
+const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
+export const DEFAULT_PORT = 8765;
+
+interface Flags {
+  port: string;
+  host: string;
+  runs?: string;
+  concurrency: string;
+  backend?: string;
+  demo: boolean;
+  demoOnly: boolean;
+  quick: boolean;
+  only?: string;
+  out?: string;
+  verbose: boolean;
+}
+
+function program(): Command {
+  return new Command('npm start --')
+    .description('convlab studio: a local web app for style transfer, visualization and captioning (runs until Ctrl-C)')
+    .addOption(new Option('--port <N>', 'port to listen on (0: any free port)').default(String(DEFAULT_PORT)))
+    .addOption(new Option('--host <ADDR>', 'interface to bind; anything but loopback exposes the studio, which has no authentication').default('127.0.0.1'))
+    .addOption(new Option('--runs <DIR>', 'runs folder: jobs, their files and uploads (default runs/studio under the repository)'))
+    .addOption(new Option('--concurrency <N>', 'heavy jobs at a time').default('1'))
+    .addOption(new Option('--backend <NAME>', `compute backend of the job workers: ${BACKENDS.join('|')} (default: CONVLAB_BACKEND, else auto)`))
+    .addOption(new Option('--no-demo', 'do not compute the landing page demo at start'))
+    .addOption(new Option('--demo-only', 'write the static demo page (out/demo/index.html) and exit, as before the studio'))
+    .addOption(new Option('--quick', 'demo page: smaller, faster figures (implies --demo-only)'))
+    .addOption(new Option('--only <SECTIONS>', 'demo page: only these sections, models,style,deconvnet,captioning (implies --demo-only)'))
+    .addOption(new Option('--out <DIR>', 'demo page: output folder (default out/demo; implies --demo-only)'))
+    .addOption(new Option('--verbose', 'print stack traces with errors'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .allowExcessArguments(false);
+}
+
+function intFlag(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConvlabError(`${flag} ${JSON.stringify(text)} is not a whole number from ${min} to ${max}`, { hint: `e.g. ${flag} ${flag === '--port' ? DEFAULT_PORT : 1}` });
+  }
+  return n;
+}
+
+/** 127.0.0.0/8, ::1 and localhost stay on this machine; anything else is reachable from others. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 await runCli(async (argv, signal) => {
-  let values;
+  const cmd = program();
+  let flags: Flags;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        out: { type: 'string', default: 'out/demo' },
-        backend: { type: 'string' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }));
+    cmd.parse(argv, { from: 'user' });
+    flags = cmd.opts<Flags>();
   } catch (err) {
-    throw new ConvlabError((err as Error).message, { hint: usage });
-  }
-  if (values.help) {
-    process.stdout.write(usage + '\n');
-    return;
+    if (err instanceof CommanderError) {
+      // Commander printed the help itself.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return;
+      throw new ConvlabError(err.message.replace(/^error: /, ''), { hint: 'see npm start -- --help' });
+    }
+    throw err;
   }
   const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-  const result = await runDemo({
+  if (flags.backend !== undefined && !BACKENDS.includes(flags.backend)) {
+    throw new ConvlabError(`--backend ${JSON.stringify(flags.backend)} is not one of the choices`, { hint: `use one of: ${BACKENDS.join(', ')}` });
+  }
+
+  if (flags.demoOnly || flags.quick || flags.only !== undefined || flags.out !== undefined) {
+    // The static page of before the studio, unchanged (the fresh-clone check and the README test use it).
+    const { runDemo } = await import('./demo.js');
+    const result = await runDemo({
+      root,
+      outDir: resolve(flags.out ?? 'out/demo'),
+      quick: flags.quick ?? false,
+      only: flags.only?.split(',').map((s) => s.trim()).filter(Boolean),
+      backend: flags.backend,
+      signal,
+    });
+    const failed = result.sections.filter((s) => !s.ok);
+    process.stdout.write(`demo page: ${result.page}\n`);
+    if (failed.length) throw new ConvlabError(`${failed.length} demo section(s) failed: ${failed.map((s) => s.id).join(', ')}`, { hint: 'see the messages above; run with --verbose for details' });
+    return;
+  }
+
+  const port = intFlag(flags.port, '--port', 0, 65535);
+  const concurrency = intFlag(flags.concurrency, '--concurrency', 1, 64);
+  if (!isLoopback(flags.host)) {
+    process.stderr.write(`warning: --host ${flags.host} makes the studio reachable from other machines; it has no authentication, so anyone who can reach it can run jobs and read their results\n`);
+  }
+  // The job workers are forked with this process's environment; engine.ts reads CONVLAB_BACKEND.
+  if (flags.backend) process.env.CONVLAB_BACKEND = flags.backend;
+  const { createStudio } = await import('./server/index.js');
+  const studio = await createStudio({
     root,
-    outDir: resolve(values.out),
-    quick: values.quick,
-    only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
-    backend: values.backend,
-    signal,
+    runsDir: flags.runs ? resolve(flags.runs) : undefined,
+    host: flags.host,
+    port,
+    concurrency,
+    demo: flags.demo,
   });
-  const failed = result.sections.filter((s) => !s.ok);
-  process.stdout.write(`demo page: ${result.page}\n`);
-  if (failed.length) throw new ConvlabError(`${failed.length} demo section(s) failed: ${failed.map((s) => s.id).join(', ')}`, { hint: 'see the messages above; run with --verbose for details' });
+  process.stdout.write(`convlab studio: ${studio.url}/\n`);
+  if (studio.demo.length) process.stderr.write(`studio: ${studio.demo.length} demo jobs on the landing page (computed once, then kept in ${studio.runsDir})\n`);
+  process.stderr.write('studio: Ctrl-C to stop\n');
+  await new Promise<void>((done) => (signal.aborted ? done() : signal.addEventListener('abort', () => done(), { once: true })));
+  await studio.close();
+  process.stderr.write('studio: stopped\n');
 });

@@ -9,7 +9,7 @@
  * together (--samples only with --objective scst, --size from the encoder's minimum, --seed only for
  * random-conv, ...) are checked by the calls, before any input is read.
  */
-import { z } from '@convlab/core';
+import { z } from '@convlab/core/light';
 import { DEFAULT_MODEL } from './shipped-models.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;

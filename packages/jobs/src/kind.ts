@@ -4,7 +4,7 @@
  * runs them the same way. Importing a kinds module must not load tfjs or a model: do heavy imports inside
  * `run`.
  */
-import type { z } from '@convlab/core';
+import type { z } from '@convlab/core/light';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 

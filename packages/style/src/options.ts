@@ -6,12 +6,18 @@
  * (learning rate) are filled after parsing by `resolveStylizeOptions`, which also runs the checks that
  * involve several fields. Layer names are checked later, against the loaded network.
  */
-import { ConvlabError, checkNumber, kebab, parseOptions, z, type NumberRange, type OptionSource, type RgbImage } from '@convlab/core';
-import { STYLE_LOSS_NAMES } from './style-losses.js';
+import { ConvlabError, checkNumber, kebab, parseOptions, z, type NumberRange, type OptionSource } from '@convlab/core/light';
+import type { RgbImage } from '@convlab/core';
 
 export const BACKBONES = ['inception_v3', 'mobilenet_v2', 'vgg19', 'vgg16', 'random_multiscale'] as const;
 export type Backbone = (typeof BACKBONES)[number];
 export const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+/**
+ * The style statistics --style-loss chooses from (their factories are in ./style-losses.ts, whose type
+ * check requires one per name). Declared here so that this module loads no tfjs.
+ */
+export const STYLE_LOSS_NAMES = ['gram', 'sw'] as const;
+export type StyleLossName = (typeof STYLE_LOSS_NAMES)[number];
 
 export interface BackboneDefaults {
   contentLayers: string[];

@@ -11,11 +11,10 @@
 import { tf, type RgbImage, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { backwardOptions } from './backward-rules.js';
+import type { MethodName } from './names.js';
 import { resolveTarget, selectTarget, targetSource, type ResolvedTarget, type Target } from './target.js';
 
-export type MethodName = 'deconvnet' | 'guided' | 'saliency' | 'smoothgrad' | 'gradcam' | 'guided-gradcam';
-
-export const METHOD_NAMES: readonly MethodName[] = ['deconvnet', 'guided', 'saliency', 'smoothgrad', 'gradcam', 'guided-gradcam'];
+export { METHOD_NAMES, DEFAULT_METHODS, type MethodName } from './names.js';
 
 export const METHOD_TITLES: Record<MethodName, string> = {
   deconvnet: 'Deconvnet (Zeiler & Fergus 2013)',
@@ -24,6 +23,13 @@ export const METHOD_TITLES: Record<MethodName, string> = {
   smoothgrad: 'SmoothGrad (Smilkov et al. 2017)',
   gradcam: 'Grad-CAM (Selvaraju et al. 2017)',
   'guided-gradcam': 'Guided Grad-CAM (Selvaraju et al. 2017)',
+  'integrated-gradients': 'Integrated Gradients (Sundararajan et al. 2017)',
+  'input-x-gradient': 'Input x gradient (Shrikumar et al. 2016)',
+  vargrad: 'VarGrad (Adebayo et al. 2018)',
+  'gradcam-pp': 'Grad-CAM++ (Chattopadhyay et al. 2018)',
+  scorecam: 'Score-CAM (Wang et al. 2020)',
+  layercam: 'LayerCAM (Jiang et al. 2021)',
+  occlusion: 'Occlusion, captum-style (Zeiler & Fergus 2014; windows averaged)',
 };
 
 export interface AttributionMap {
@@ -41,6 +47,8 @@ export interface AttributionMap {
   params: Record<string, unknown>;
   /** Milliseconds spent computing this map. */
   ms: number;
+  /** Things a reader of the map must know (an all-zero map and why, a degenerate CAM layer, ...). */
+  warnings?: string[];
 }
 
 export interface AttributionMethod {
@@ -104,11 +112,27 @@ export abstract class BaseMethod implements AttributionMethod {
       const t0 = performance.now();
       const result = await this.compute(batch, resolved, target);
       const ms = performance.now() - t0;
-      return { method: this.name, width: batch.shape[2], height: batch.shape[1], target: resolved, ms, ...result };
+      const warnings = [...(result.warnings ?? []), ...zeroMapWarnings(result.heat, resolved)];
+      const { warnings: _own, ...rest } = result;
+      return { method: this.name, width: batch.shape[2], height: batch.shape[1], target: resolved, ms, ...rest, ...(warnings.length ? { warnings } : {}) };
     } finally {
       batch.dispose();
     }
   }
+}
+
+/**
+ * A map that is exactly zero everywhere says nothing about the image; say why when the reason is known
+ * (a unit at a ReLU6's cap has no gradient: ReLU6' = 0 above 6).
+ */
+export function zeroMapWarnings(heat: Float32Array, target: ResolvedTarget): string[] {
+  if (heat.some((v) => v !== 0)) return [];
+  if (target.saturated) {
+    return [
+      `the map is all zero: ${target.label} is saturated (${target.value.toFixed(3)} at the ReLU6 cap of 6; its pre-activation is ${target.preActivation?.toFixed(3) ?? '>= 6'}), so its gradient is zero; explain the pre-activation instead (--layer ${target.preActivationLayer ?? 'the ReLU6 input'}) or pick another unit`,
+    ];
+  }
+  return [`the map is all zero: ${target.label} does not depend on the input here (a dead or saturated unit)`];
 }
 
 /** Run a gradient with a ReLU rule and package it as pixels + heat. */

@@ -108,14 +108,18 @@ export function memoryPlan(
   call: MemoryCall,
   o: { layer?: string; size: [number, number]; methods?: MethodName[]; smoothgradSamples?: number; batch?: number; k?: number },
 ): MemoryPlan {
-  const sg = o.methods?.includes('smoothgrad') ?? false;
-  const gradientBatch = sg ? Math.min(SMOOTHGRAD_BATCH, o.smoothgradSamples ?? 25) : 1;
-  const sgHint = sg ? 'leave smoothgrad out of --methods' : undefined;
+  // SmoothGrad, VarGrad and integrated gradients run gradients in batches of SMOOTHGRAD_BATCH.
+  const batched = (o.methods ?? []).filter((m) => m === 'smoothgrad' || m === 'vargrad' || m === 'integrated-gradients');
+  const sg = batched.length > 0;
+  const gradientBatch = sg ? (batched.includes('integrated-gradients') ? SMOOTHGRAD_BATCH : Math.min(SMOOTHGRAD_BATCH, o.smoothgradSamples ?? 25)) : 1;
+  const sgHint = sg ? `leave ${batched.join(', ')} out of --methods` : undefined;
+  // Score-CAM and the occlusion method score masked copies in forward batches of 16.
+  const perturbBatch = (o.methods ?? []).some((m) => m === 'scorecam' || m === 'occlusion') ? 16 : 0;
   const { layer, size } = o;
   switch (call) {
     case 'attribute':
     case 'sanity':
-      return { layer, size, gradientBatch, forwardBatch: 0, alternative: sgHint };
+      return { layer, size, gradientBatch, forwardBatch: perturbBatch, alternative: sgHint };
     case 'project':
       return { layer, size, gradientBatch: 1, forwardBatch: 0 };
     case 'occlusion':

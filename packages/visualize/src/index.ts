@@ -6,6 +6,8 @@
  */
 export {
   METHOD_NAMES,
+  DEFAULT_METHODS,
+  zeroMapWarnings,
   METHOD_TITLES,
   BaseMethod,
   heatFromPixels,
@@ -15,24 +17,54 @@ export {
   type AttributionMethod,
   type MethodName,
 } from './attribution.js';
-export { createMethod, parseMethodName, Deconvnet, GuidedBackprop, Saliency, SmoothGrad, GradCam, GuidedGradCam, type MethodOptions } from './methods/index.js';
+export {
+  createMethod,
+  parseMethodName,
+  Deconvnet,
+  GuidedBackprop,
+  Saliency,
+  SmoothGrad,
+  GradCam,
+  GuidedGradCam,
+  IntegratedGradients,
+  InputXGradient,
+  VarGrad,
+  GradCamPlusPlus,
+  ScoreCam,
+  LayerCam,
+  OcclusionWindows,
+  type MethodOptions,
+} from './methods/index.js';
+export { pathPoints, type IntegratedGradientsOptions, type Completeness } from './methods/integrated-gradients.js';
+export { gradCamPlusPlusMap } from './methods/gradcam-plus-plus.js';
+export { layerCamMap } from './methods/layercam.js';
+export type { ScoreCamOptions } from './methods/score-cam.js';
+export type { VarGradOptions } from './methods/vargrad.js';
+export { windowStarts, type OcclusionWindowOptions } from './methods/occlusion-windows.js';
+export { baselineImage, gaussianBlur, targetScores, zeroPixel, type Baseline, type BaselineOptions } from './methods/scores.js';
+export { faithfulness, deletionInsertion, targetScorer, trapezoidArea, rankPixels, type FaithfulnessOptions, type FaithfulnessResult, type Curve, type BatchScorer } from './faithfulness.js';
+export { featureVisualization, deepDream, type FeatureVizOptions, type FeatureVizResult, type DeepDreamOptions } from './featureviz/optimize.js';
+export { parseObjectives, resolveObjective, evaluateObjectives, diversity, type Objective, type ObjectiveTerm } from './featureviz/objectives.js';
+export { imageParam, irfft2d, rfft2dFreqs, colorCorrelationNormalized, COLOR_CORRELATION_SVD_SQRT, type ImageParam, type ImageParamOptions, type ParamKind } from './featureviz/parameterization.js';
+export { transformBatch, seededRandom, STANDARD_TRANSFORMS, NO_TRANSFORMS, type TransformOptions } from './featureviz/transforms.js';
 export { projectUnitBatch } from './methods/deconvnet.js';
 export { gradCam, camLayerFor, type GradCamOptions } from './methods/gradcam.js';
 export type { SmoothGradOptions } from './methods/smoothgrad.js';
 export { occlusion, occlusionForModel, occlusionGrid, upsampleGrid, type OcclusionMapOptions, type OcclusionResult, type OcclusionScorer } from './methods/occlusion.js';
 export { backwardOptions } from './backward-rules.js';
-export { resolveTarget, classLogits, spatialLayers, checkUnit, checkClass, type Target, type ResolvedTarget } from './target.js';
+export { resolveTarget, classLogits, spatialLayers, checkUnit, checkClass, rankingLayer, type Target, type ResolvedTarget } from './target.js';
 export { featureMaps, type FeatureMapsOptions, type FeatureMapsResult } from './feature-maps.js';
 export { firstLayerFilters, inputChannelOrder, type FiltersResult } from './filters.js';
 export { sanityCheck, cascadeLayers, type SanityCheckOptions, type SanityCheckResult } from './sanity-check.js';
 export { spearman, spearmanAbs, pearson, ssim, normalize01 } from './stats.js';
-export { projectionToImage, attributionImage, heatImage, cropPixels, cropPadded, fitBox, NORMALIZATIONS, type ProjectionNormalization, type Box } from './render.js';
+export { projectionToImage, projectionScale, mapScale, sharedScales, attributionImage, heatImage, cropPixels, cropPadded, fitBox, NORMALIZATIONS, type ProjectionNormalization, type Box } from './render.js';
 export { unitBoxes, layerReceptiveField } from './receptive.js';
 export { fitImage, loadFitted, collectImageFiles, imageFiles, flipHorizontal, type FitMode } from './images.js';
 export { MaximaCache, cacheFolderName, type CacheMeta } from './top9/cache.js';
 export { scanMaxima, topK, strongestUnits, fileKey, type ActivationFn, type ScanOptions, type ScanResult, type ScanProgress, type TopEntry, type UnitTop } from './top9/scan.js';
 export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } from './top9/render.js';
 export { runTop9, spreadUnits, type Top9Hooks, type Top9Result } from './top9/run.js';
+export { planShards, planTop9, scanTop9Shard, mergeTop9Shards, renderMergedTop9, runTop9Sharded, selectUnits, type Top9Shard, type Top9Plan, type ShardRange, type MergedTop9Result } from './top9/shards.js';
 export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, runReport, methodOptionsOf, type RunHooks, type RunOutput, type AttributeRunResult } from './runs.js';
 export { zeilerFergusFigure, deconvnetDemo, augmentPhoto, defaultFigureLayers, type ZeilerFergusFigureResult, type DeconvDemoResult } from './figure.js';
 export { describeLayers, formatLayers, type LayersResult } from './layers.js';

@@ -8,14 +8,12 @@
  * `--position y,x | argmax | all`, `--methods`, `--rules`) are string schemas with transforms; each
  * also accepts its parsed form, so a parsed options object parses again to itself.
  *
- * This module loads no model code (only @convlab/core and the method names), so a CLI can refuse bad
- * flags before it imports tfjs-layers.
+ * This module loads no model code and no tfjs (only @convlab/core/light and ./names.ts), so a CLI can
+ * refuse bad flags, and the studio list and check job inputs, without starting the engine.
  */
-import { ConvlabError, z } from '@convlab/core';
+import { ConvlabError, z } from '@convlab/core/light';
 import type { ReluBackward } from '@convlab/models';
-import { METHOD_NAMES, type MethodName } from './attribution.js';
-import { parseMethodName } from './methods/index.js';
-import { NORMALIZATIONS } from './render.js';
+import { BASELINES, DEFAULT_METHODS, IG_RULES, METHOD_NAMES, NORMALIZATIONS, SCORECAM_MODES, parseMethodName, type MethodName } from './names.js';
 import type { Target } from './target.js';
 
 /** Largest --size side accepted before the memory estimate (which usually refuses far earlier). */
@@ -128,6 +126,18 @@ function rulesValue(v: string | string[], ctx: Ctx): ReluBackward[] {
   return out.length ? out : issue(ctx, v, 'give at least one rule: deconvnet, guided or gradient');
 }
 
+/** Occlusion baseline: zero (the model's zero input), black, blur, or r,g,b. */
+function occlusionBaselineValue(v: string | number[], ctx: Ctx): 'zero' | 'black' | 'blur' | [number, number, number] {
+  if (Array.isArray(v)) {
+    return v.length === 3 && v.every((c) => c >= 0 && c <= 255) ? [v[0], v[1], v[2]] : issue(ctx, v, 'should be zero, black, blur or r,g,b with values 0..255');
+  }
+  const t = v.trim().toLowerCase();
+  if (t === 'zero' || t === 'black' || t === 'blur') return t;
+  const parts = t.split(',').map((p) => Number(p.trim()));
+  if (parts.length === 3 && parts.every((c) => Number.isFinite(c) && c >= 0 && c <= 255)) return [parts[0], parts[1], parts[2]];
+  return issue(ctx, v, 'should be zero, black, blur or r,g,b with values 0..255 (e.g. 128,128,128)');
+}
+
 // ------------------------------------------------------------------ fields
 
 const text = z.string();
@@ -153,11 +163,24 @@ export const fields = {
   methods: z
     .union([text, z.array(text)])
     .transform(methodsValue)
-    .default([...METHOD_NAMES])
-    .meta({ description: 'attribution methods, comma-separated, or all', placeholder: 'A,B' }),
+    .default([...DEFAULT_METHODS])
+    .meta({ description: `attribution methods, comma-separated, or all (default: ${DEFAULT_METHODS.join(',')}; also ${METHOD_NAMES.filter((m) => !DEFAULT_METHODS.includes(m)).join(', ')})`, placeholder: 'A,B' }),
   smoothgradSamples: z.number().int().min(1).max(10000).default(25).describe('noisy copies averaged by SmoothGrad'),
   smoothgradSigma: z.number().gt(0).max(5).default(0.15).describe("SmoothGrad's noise level, as a fraction of the image's value range"),
-  camLayer: z.string().min(1).optional().meta({ description: 'Grad-CAM layer (default: @last-conv for a class, the target layer for a unit)', placeholder: 'NAME' }),
+  camLayer: z.string().min(1).optional().meta({ description: 'Grad-CAM layer, also Grad-CAM++, Score-CAM, LayerCAM (default: @last-conv for a class, the target layer for a unit)', placeholder: 'NAME' }),
+  igSteps: z.number().int().min(1).max(10000).default(32).describe('Integrated Gradients: intervals of the path integral'),
+  igBaseline: z.enum(BASELINES).default('black').describe("Integrated Gradients' baseline: black, blur (the image blurred), noise (image + Gaussian noise), uniform (uniform noise) or zero (the model's zero input)"),
+  igRule: z.enum(IG_RULES).default('trapezoid').describe("Integrated Gradients' quadrature: riemann-left, riemann-right (the paper's), riemann-middle or trapezoid"),
+  scorecamMode: z.enum(SCORECAM_MODES).default('softmax').describe("Score-CAM's channel weights: softmax of the masked scores (the paper's algorithm) or difference (confidence gain over the baseline)"),
+  occlusionWindow: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'occlusion method: window side in px (default: size/14)', placeholder: 'PX' }),
+  occlusionStride: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'occlusion method: step between windows in px (default: window/2)', placeholder: 'PX' }),
+  occlusionBaseline: z
+    .union([text, z.array(z.number())])
+    .transform(occlusionBaselineValue)
+    .default('zero')
+    .meta({ description: "occlusion method: what replaces a window: zero (the model's zero input), black, blur or r,g,b", placeholder: 'zero|black|blur|R,G,B' }),
+  occlusionPerChannel: z.boolean().default(false).describe('occlusion method: occlude each colour channel on its own (3x the passes)'),
+  sharedScale: z.boolean().default(false).describe("one colour scale per method over all the run's maps (shows how weak one map is next to another) instead of each map stretched to its own range"),
   rules: (dflt: ReluBackward[]) =>
     z
       .union([text, z.array(text)])
@@ -181,7 +204,20 @@ export const fields = {
 
 const imageRun = { images: fields.images, out: fields.out, size: fields.size, fit: fields.fit };
 const target = { layer: fields.layer.optional(), unit: fields.unit, position: fields.position, class: fields.class };
-const methodOptions = { seed: fields.seed, smoothgradSamples: fields.smoothgradSamples, smoothgradSigma: fields.smoothgradSigma, camLayer: fields.camLayer };
+const methodOptions = {
+  seed: fields.seed,
+  smoothgradSamples: fields.smoothgradSamples,
+  smoothgradSigma: fields.smoothgradSigma,
+  camLayer: fields.camLayer,
+  igSteps: fields.igSteps,
+  igBaseline: fields.igBaseline,
+  igRule: fields.igRule,
+  scorecamMode: fields.scorecamMode,
+  occlusionWindow: fields.occlusionWindow,
+  occlusionStride: fields.occlusionStride,
+  occlusionBaseline: fields.occlusionBaseline,
+  occlusionPerChannel: fields.occlusionPerChannel,
+};
 const occlusionFields = { square: fields.square, stride: fields.stride, batch: fields.batch(16, 'occluded images per forward pass') };
 
 // ------------------------------------------------------------------ the calls
@@ -195,7 +231,7 @@ export const ModelOptions = z.object({
 export type ModelOptions = z.input<typeof ModelOptions>;
 
 /** `attribute`: every method side by side for one target. */
-export const AttributeOptions = z.object({ ...imageRun, ...target, methods: fields.methods, ...methodOptions, normalize: fields.normalize });
+export const AttributeOptions = z.object({ ...imageRun, ...target, methods: fields.methods, ...methodOptions, normalize: fields.normalize, sharedScale: fields.sharedScale });
 export type AttributeOptions = z.input<typeof AttributeOptions>;
 export type AttributeParameters = z.output<typeof AttributeOptions>;
 
@@ -265,6 +301,7 @@ export const ReportOptions = z.object({
   methods: fields.methods,
   ...methodOptions,
   normalize: fields.normalize,
+  sharedScale: fields.sharedScale,
   ...occlusionFields,
   sanitySteps: z.number().int().min(1).max(1000).optional().meta({ description: 'also run the sanity check with N steps on the first image (slow)', placeholder: 'N' }),
 });

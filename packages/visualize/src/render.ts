@@ -12,12 +12,34 @@
  */
 import { applyColormap, cropImage, overlayHeatmap, type RgbImage } from '@convlab/core';
 import type { AttributionMap } from './attribution.js';
+import type { ProjectionNormalization } from './names.js';
 
-export const NORMALIZATIONS = ['robust', 'std', 'symmetric', 'minmax'] as const;
+export { NORMALIZATIONS, type ProjectionNormalization } from './names.js';
 
-export type ProjectionNormalization = (typeof NORMALIZATIONS)[number];
+/**
+ * The scale a map is stretched by on its own: for 'robust' the 99th percentile of |v| over the non-zero
+ * values, for 'symmetric' max |v| (other modes have no single scale; 0 is returned).
+ */
+export function projectionScale(pixels: ArrayLike<number>, mode: ProjectionNormalization = 'robust'): number {
+  const n = pixels.length;
+  if (mode === 'symmetric') {
+    let m = 0;
+    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(pixels[i]));
+    return m;
+  }
+  if (mode !== 'robust') return 0;
+  const abs = new Float32Array(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) if (pixels[i] !== 0) abs[k++] = Math.abs(pixels[i]);
+  const nz = abs.subarray(0, k).sort();
+  return k ? nz[Math.min(k - 1, Math.floor(0.99 * (k - 1)))] : 0;
+}
 
-export function projectionToImage(pixels: ArrayLike<number>, width: number, height: number, mode: ProjectionNormalization = 'robust'): RgbImage {
+/**
+ * `scale` (robust and symmetric modes) replaces the map's own scale: maps drawn with one scale can be
+ * compared by brightness (sharedScales), instead of each being stretched to its own range.
+ */
+export function projectionToImage(pixels: ArrayLike<number>, width: number, height: number, mode: ProjectionNormalization = 'robust', scale?: number): RgbImage {
   const n = width * height * 3;
   const data = new Uint8Array(n);
   let mean = 0;
@@ -36,13 +58,8 @@ export function projectionToImage(pixels: ArrayLike<number>, width: number, heig
   for (let i = 0; i < n; i++) std += (pixels[i] - mean) ** 2;
   std = Math.sqrt(std / n);
   let q = 0;
-  if (mode === 'robust') {
-    const abs = new Float32Array(n);
-    let k = 0;
-    for (let i = 0; i < n; i++) if (pixels[i] !== 0) abs[k++] = Math.abs(pixels[i]);
-    const nz = abs.subarray(0, k).sort();
-    q = k ? nz[Math.min(k - 1, Math.floor(0.99 * (k - 1)))] : 0;
-  }
+  if (mode === 'robust') q = scale ?? projectionScale(pixels, mode);
+  if (mode === 'symmetric' && scale !== undefined) maxAbs = scale;
   for (let i = 0; i < n; i++) {
     const v = pixels[i];
     let t: number;
@@ -94,10 +111,36 @@ export function fitBox(box: Box, width: number, height: number): Box {
   return { x, y, width: w, height: h };
 }
 
-/** The picture for one attribution map: the projection for pixel methods, a viridis overlay for Grad-CAM. */
-export async function attributionImage(map: AttributionMap, image: RgbImage, options: { normalization?: ProjectionNormalization; overlay?: boolean } = {}): Promise<RgbImage> {
-  if (map.pixels && !options.overlay) return projectionToImage(map.pixels, map.width, map.height, options.normalization);
-  return overlayHeatmap(image, { values: map.heat, width: map.width, height: map.height }, { alpha: 0.55 });
+/** The scale a map is drawn with on its own (attributionImage): the projection's for pixel maps, max heat for overlays. */
+export function mapScale(map: AttributionMap, options: { normalization?: ProjectionNormalization; overlay?: boolean } = {}): number {
+  if (map.pixels && !options.overlay) return projectionScale(map.pixels, options.normalization);
+  let m = 0;
+  for (const v of map.heat) m = Math.max(m, v);
+  return m;
+}
+
+/**
+ * One scale per method over a set of maps (the largest of their own scales), so maps of one method for
+ * several images or targets are drawn comparably: a map 5x weaker than another looks 5x fainter.
+ */
+export function sharedScales(maps: readonly AttributionMap[], options: { normalization?: ProjectionNormalization; overlay?: boolean } = {}): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) out.set(m.method, Math.max(out.get(m.method) ?? 0, mapScale(m, options)));
+  return out;
+}
+
+/**
+ * The picture for one attribution map: the projection for pixel methods, a viridis overlay for CAMs.
+ * `scale` (sharedScales) replaces the map's own scale (heat overlays then span 0..scale).
+ */
+export async function attributionImage(
+  map: AttributionMap,
+  image: RgbImage,
+  options: { normalization?: ProjectionNormalization; overlay?: boolean; scale?: number } = {},
+): Promise<RgbImage> {
+  const scale = options.scale !== undefined && options.scale > 0 ? options.scale : undefined;
+  if (map.pixels && !options.overlay) return projectionToImage(map.pixels, map.width, map.height, options.normalization, scale);
+  return overlayHeatmap(image, { values: map.heat, width: map.width, height: map.height }, { alpha: 0.55, ...(scale ? { range: [0, scale] as [number, number] } : {}) });
 }
 
 /** A heat map alone (viridis, min..max). */

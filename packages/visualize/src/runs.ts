@@ -27,7 +27,7 @@ import type { ConvNet } from '@convlab/models';
 import { METHOD_TITLES, type AttributionMap, type MethodName } from './attribution.js';
 import { createMethod, type MethodOptions } from './methods/index.js';
 import { occlusionForModel, upsampleGrid } from './methods/occlusion.js';
-import { attributionImage, cropPadded, cropPixels, fitBox, heatImage, projectionToImage } from './render.js';
+import { attributionImage, cropPadded, cropPixels, fitBox, heatImage, projectionToImage, sharedScales } from './render.js';
 import { featureMaps } from './feature-maps.js';
 import { firstLayerFilters } from './filters.js';
 import { sanityCheck } from './sanity-check.js';
@@ -143,9 +143,19 @@ async function prepareTargetRun(
   return { size, target, layer: target.classIndex === undefined ? target.layer : undefined, files: await imageFiles(o.images) };
 }
 
-/** The per-method options of parsed options (SmoothGrad's noise, the Grad-CAM layer). */
-export function methodOptionsOf(o: Pick<AttributeParameters, 'smoothgradSamples' | 'smoothgradSigma' | 'seed' | 'camLayer'>): MethodOptions {
-  return { smoothgrad: { samples: o.smoothgradSamples, sigma: o.smoothgradSigma, seed: o.seed }, gradcam: { layer: o.camLayer } };
+/** The per-method options of parsed options (SmoothGrad's and VarGrad's noise, the CAM layer, IG, Score-CAM, occlusion). */
+export function methodOptionsOf(
+  o: Pick<AttributeParameters, 'smoothgradSamples' | 'smoothgradSigma' | 'seed' | 'camLayer'> &
+    Partial<Pick<AttributeParameters, 'igSteps' | 'igBaseline' | 'igRule' | 'scorecamMode' | 'occlusionWindow' | 'occlusionStride' | 'occlusionBaseline' | 'occlusionPerChannel'>>,
+  signal?: AbortSignal,
+): MethodOptions {
+  return {
+    smoothgrad: { samples: o.smoothgradSamples, sigma: o.smoothgradSigma, seed: o.seed },
+    gradcam: { layer: o.camLayer },
+    integratedGradients: { steps: o.igSteps, baseline: o.igBaseline, rule: o.igRule, seed: o.seed },
+    scorecam: { mode: o.scorecamMode, signal },
+    occlusion: { window: o.occlusionWindow, stride: o.occlusionStride, baseline: o.occlusionBaseline, perChannel: o.occlusionPerChannel, signal },
+  };
 }
 
 // ---------------------------------------------------------------- attribute
@@ -161,7 +171,7 @@ export async function runAttribute(model: ConvNet, options: AttributeOptions, ho
   const { size, target, layer, files: images } = await prepareTargetRun(model, o);
   checkCallMemory(model, 'attribute', { layer, size, methods: o.methods, smoothgradSamples: o.smoothgradSamples });
   const record = createRunRecord({ tool: 'deconvnet attribute', parameters: o, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const methods = o.methods.map((m) => createMethod(m, model, methodOptionsOf(o)));
+  const methods = o.methods.map((m) => createMethod(m, model, methodOptionsOf(o, hooks.signal)));
   const out = outputNamer(o.out, images);
   const files: string[] = [];
   const failed: { file: string; error: string }[] = [];
@@ -169,28 +179,37 @@ export async function runAttribute(model: ConvNet, options: AttributeOptions, ho
   const rows: GridCell[] = [];
   const all: AttributeRunResult['maps'] = [];
   const table: (string | number)[][] = [];
+  const computed: { file: string; image: RgbImage; maps: AttributionMap[] }[] = [];
   for await (const { file, image } of readImages(images, size, o.fit, hooks, failed)) {
     const maps: AttributionMap[] = [];
-    const cells: GridCell[] = [{ image, label: basename(file), sublabel: `${size[1]}x${size[0]}` }];
     for (const method of methods) {
       if (hooks.signal?.aborted) break;
       const map = await method.attribute(image, target);
       maps.push(map);
       record.time(method.name, map.ms);
-      const picture = await attributionImage(map, image, { normalization: o.normalize });
-      const path = out(`attr-${stem(file)}-${targetSlug(target)}-${method.name}.png`);
+      hooks.log?.(`${basename(file)}: ${method.name} ${map.ms.toFixed(0)} ms`);
+      for (const w of map.warnings ?? []) hooks.log?.(`warning: ${basename(file)}: ${method.name}: ${w}`);
+    }
+    computed.push({ file, image, maps });
+  }
+  // --shared-scale: one scale per method over every map of the run, so weak maps look weak.
+  const scales = o.sharedScale ? sharedScales(computed.flatMap((c) => c.maps), { normalization: o.normalize }) : undefined;
+  for (const { file, image, maps } of computed) {
+    const cells: GridCell[] = [{ image, label: basename(file), sublabel: `${size[1]}x${size[0]}` }];
+    for (const map of maps) {
+      const picture = await attributionImage(map, image, { normalization: o.normalize, scale: scales?.get(map.method) });
+      const path = out(`attr-${stem(file)}-${targetSlug(target)}-${map.method}.png`);
       await saveImage(picture, path);
       files.push(path);
-      cells.push({ image: picture, label: method.name, sublabel: `${map.ms.toFixed(0)} ms` });
-      table.push([basename(file), method.name, map.target.label, Number(map.target.value.toPrecision(4)), Math.round(map.ms), JSON.stringify(map.params)]);
-      hooks.log?.(`${basename(file)}: ${method.name} ${map.ms.toFixed(0)} ms`);
+      cells.push({ image: picture, label: map.method, sublabel: map.warnings?.length ? `${map.ms.toFixed(0)} ms, see warnings` : `${map.ms.toFixed(0)} ms` });
+      table.push([basename(file), map.method, map.target.label, Number(map.target.value.toPrecision(4)), Math.round(map.ms), JSON.stringify(map.params), (map.warnings ?? []).join(' ')]);
     }
     all.push({ image: file, maps });
     rows.push(...cells);
     sections.push({
       heading: `${basename(file)}: ${maps[0]?.target.label ?? ''}`,
       text: maps[0]
-        ? `Target ${maps[0].target.label}, value ${maps[0].target.value.toPrecision(4)}${maps[0].target.probability !== undefined ? ` (probability ${maps[0].target.probability.toPrecision(3)})` : ''}. Image-space maps are contrast-stretched per map around grey (${o.normalize}); Grad-CAM is overlaid in viridis.`
+        ? `Target ${maps[0].target.label}, value ${maps[0].target.value.toPrecision(4)}${maps[0].target.probability !== undefined ? ` (probability ${maps[0].target.probability.toPrecision(3)})` : ''}. Image-space maps are contrast-stretched ${scales ? 'with one scale per method over the run' : 'per map'} around grey (${o.normalize}); CAMs are overlaid in viridis.${maps.some((m) => m.warnings?.length) ? ` Warnings: ${maps.flatMap((m) => (m.warnings ?? []).map((w) => `${m.method}: ${w}`)).join(' ')}` : ''}`
         : '',
       figures: cells.map((c) => ({ image: c.image, caption: c.label === basename(file) ? 'input' : `${METHOD_TITLES[c.label as MethodName] ?? c.label}: ${c.sublabel}` })),
     });
@@ -204,7 +223,10 @@ export async function runAttribute(model: ConvNet, options: AttributeOptions, ho
   }
   record.set(
     'maps',
-    all.map((a) => ({ image: a.image, maps: a.maps.map((m) => ({ method: m.method, target: m.target, params: m.params, ms: m.ms, coarse: m.coarse ? { layer: m.coarse.layer, height: m.coarse.height, width: m.coarse.width } : undefined })) })),
+    all.map((a) => ({
+      image: a.image,
+      maps: a.maps.map((m) => ({ method: m.method, target: m.target, params: m.params, ms: m.ms, warnings: m.warnings, scale: scales?.get(m.method), coarse: m.coarse ? { layer: m.coarse.layer, height: m.coarse.height, width: m.coarse.width } : undefined })),
+    })),
   );
   record.set('failed', failed);
   record.set('outputs', files);
@@ -212,7 +234,7 @@ export async function runAttribute(model: ConvNet, options: AttributeOptions, ho
   const recordPath = out(`attr-${targetSlug(target)}.json`);
   await record.save(recordPath);
   const report = out(`attr-${targetSlug(target)}.html`);
-  sections.push({ heading: 'Parameters and timings', table: { columns: ['image', 'method', 'target', 'value', 'ms', 'parameters'], rows: table }, html: `<p>Run record: <a href="${escapeHtml(basename(recordPath))}">${escapeHtml(basename(recordPath))}</a></p>` });
+  sections.push({ heading: 'Parameters and timings', table: { columns: ['image', 'method', 'target', 'value', 'ms', 'parameters', 'warnings'], rows: table }, html: `<p>Run record: <a href="${escapeHtml(basename(recordPath))}">${escapeHtml(basename(recordPath))}</a></p>` });
   await writeHtmlPage(report, {
     title: hooks.title ?? `Attribution methods side by side: ${model.name}`,
     intro: `Model ${model.name} (${model.weights.description}). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
@@ -369,7 +391,7 @@ export async function runSanity(model: ConvNet, options: SanityOptions, hooks: R
   const out = outputNamer(o.out, images);
   const image = await loadFitted(file, size, o.fit);
   const record = createRunRecord({ tool: 'deconvnet sanity', parameters: { ...o, images: [file] }, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const res = await sanityCheck({ model, image, target, methods: o.methods, steps: o.steps, seed: o.seed, methodOptions: methodOptionsOf(o), signal: hooks.signal, onStep: hooks.onStep });
+  const res = await sanityCheck({ model, image, target, methods: o.methods, steps: o.steps, seed: o.seed, methodOptions: methodOptionsOf(o, hooks.signal), signal: hooks.signal, onStep: hooks.onStep });
   const files: string[] = [];
   const x = res.steps.map((s) => s.count);
   const plots: RgbImage[] = [];

@@ -34,6 +34,21 @@ export interface ResolvedTarget {
   probability?: number;
   /** Human-readable, e.g. 'block_6_expand_relu unit 12 at (5, 9)' or 'class 2 (neutral)'. */
   label: string;
+  /** ReLU6 layers: the unit sits at the cap (its pre-activation is >= 6), so its gradient is zero. */
+  saturated?: boolean;
+  /** ReLU6 layers: the value before the cap at the target (ranks units and positions where the output ties at 6). */
+  preActivation?: number;
+  /** ReLU6 layers: the layer feeding the ReLU6 (its pre-activation). */
+  preActivationLayer?: string;
+}
+
+/**
+ * The layer whose values rank units and positions of `layer`: the input of a ReLU6 (monotone, same
+ * positions; top-9 scans it too), since the capped outputs of strong units tie at 6; else the layer.
+ */
+export function rankingLayer(model: ConvNet, layer: string): string {
+  const info = model.layer(layer);
+  return info.kind === 'relu' && info.activation === 'relu6' && info.inbound.length === 1 ? info.inbound[0] : layer;
 }
 
 function headOutput(model: ConvNet): string {
@@ -124,8 +139,10 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
   }
   const unit = target.unit === 'strongest' ? strongestChannel(model, image, layer) : target.unit;
   checkUnit(model, layer, unit);
+  const rankBy = rankingLayer(model, layer);
   return tf.tidy(() => {
-    const act = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
+    const outs = model.forward(model.preprocess(image), { outputs: [...new Set([layer, rankBy])] });
+    const act = outs[layer];
     if (act.rank !== 4) {
       const value = (tf.reshape(act, [-1]).arraySync() as number[])[unit];
       return { kind: 'unit' as const, layer, index: unit, value, label: `${layer} unit ${unit}` };
@@ -133,6 +150,7 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
     const [, h, w] = act.shape;
     const channel = tf.reshape(tf.slice(act, [0, 0, 0, unit], [1, h, w, 1]), [h * w]);
     const values = channel.dataSync();
+    const pre = rankBy === layer ? values : tf.reshape(tf.slice(outs[rankBy], [0, 0, 0, unit], [1, h, w, 1]), [h * w]).dataSync();
     if (target.position === 'all') {
       let sum = 0;
       for (const v of values) sum += v;
@@ -147,10 +165,11 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
       position = [y, x];
     } else {
       let best = 0;
-      for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+      for (let i = 1; i < pre.length; i++) if (pre[i] > pre[best]) best = i;
       position = [Math.floor(best / w), best % w];
     }
     const value = values[position[0] * w + position[1]];
+    const relu6 = rankBy !== layer ? { preActivation: pre[position[0] * w + position[1]], preActivationLayer: rankBy, saturated: pre[position[0] * w + position[1]] >= 6 } : {};
     return {
       kind: 'unit' as const,
       layer,
@@ -159,14 +178,19 @@ export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): 
       featureSize: [h, w] as [number, number],
       value,
       label: `${layer} unit ${unit} at (${position[0]}, ${position[1]})`,
+      ...relu6,
     };
   });
 }
 
-/** The channel of a layer with the largest activation anywhere on the image. */
+/**
+ * The channel of a layer with the largest activation anywhere on the image. A ReLU6 layer is ranked on
+ * its input (rankingLayer): its strong units all read 6, and the first of them by index would win.
+ */
 export function strongestChannel(model: ConvNet, image: Tensor4D, layer: string): number {
+  const rankBy = rankingLayer(model, layer);
   return tf.tidy(() => {
-    const act = model.forward(model.preprocess(image), { outputs: [layer] })[layer];
+    const act = model.forward(model.preprocess(image), { outputs: [rankBy] })[rankBy];
     const flat = tf.reshape(act, [-1, act.shape[act.rank - 1]]);
     return tf.argMax(tf.max(flat, 0)).dataSync()[0];
   });

@@ -4,12 +4,14 @@
  * re-running the network with A replaced by a differentiable copy (ForwardOptions.override).
  * Default CAM layer: the model's last conv-block output (`layerForRole('last-conv')`, @convlab/models'
  * feature info) for a class target, as the paper takes the last convolutional layer; the target's own
- * layer for a unit target (any layer up to it can be chosen).
+ * layer for a unit target (any layer up to it can be chosen). At the unit's own layer the CAM is only
+ * the unit's activation map (dS/dA is one-hot at the unit), which the map's warnings say.
  */
 import { ConvlabError, tf, type Tensor, type Tensor4D } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { BaseMethod } from '../attribution.js';
 import { selectTarget, spatialLayers, targetSource, type ResolvedTarget, type Target } from '../target.js';
+import { sameLayerWarning } from './cam-common.js';
 
 export interface GradCamOptions {
   /** Layer to compute the CAM at (name or alias). */
@@ -72,6 +74,6 @@ export class GradCam extends BaseMethod {
 
   protected async compute(image: Tensor4D, target: ResolvedTarget, _request: Target) {
     const { heat, coarse } = gradCam(this.model, image, target, camLayerFor(this.model, target, this.options.layer));
-    return { heat, coarse, params: { layer: coarse.layer } };
+    return { heat, coarse, params: { layer: coarse.layer }, warnings: sameLayerWarning(target, coarse.layer, 'Grad-CAM') };
   }
 }

@@ -1,37 +1,32 @@
 /** Factory for the attribution methods by name (CLI --methods, report, sanity check). */
-import { ConvlabError } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
-import { METHOD_NAMES, type AttributionMethod, type MethodName } from '../attribution.js';
+import type { AttributionMethod } from '../attribution.js';
+import { parseMethodName, type MethodName } from '../names.js';
 import { Deconvnet } from './deconvnet.js';
 import { GuidedBackprop } from './guided-backprop.js';
 import { Saliency } from './saliency.js';
 import { SmoothGrad, type SmoothGradOptions } from './smoothgrad.js';
 import { GradCam, type GradCamOptions } from './gradcam.js';
 import { GuidedGradCam } from './guided-gradcam.js';
+import { IntegratedGradients, type IntegratedGradientsOptions } from './integrated-gradients.js';
+import { InputXGradient } from './input-x-gradient.js';
+import { VarGrad } from './vargrad.js';
+import { GradCamPlusPlus } from './gradcam-plus-plus.js';
+import { ScoreCam, type ScoreCamOptions } from './score-cam.js';
+import { LayerCam } from './layercam.js';
+import { OcclusionWindows, type OcclusionWindowOptions } from './occlusion-windows.js';
 
 export interface MethodOptions {
+  /** SmoothGrad's noise; VarGrad uses the same (samples, sigma, batchSize, seed). */
   smoothgrad?: SmoothGradOptions;
-  /** Grad-CAM / guided Grad-CAM layer. */
+  /** Grad-CAM / guided Grad-CAM layer (also Grad-CAM++, LayerCAM and Score-CAM unless scorecam.layer is given). */
   gradcam?: GradCamOptions;
+  integratedGradients?: IntegratedGradientsOptions;
+  scorecam?: ScoreCamOptions;
+  occlusion?: OcclusionWindowOptions;
 }
 
-const ALIASES: Record<string, MethodName> = {
-  guided_backprop: 'guided',
-  'guided-backprop': 'guided',
-  guidedbackprop: 'guided',
-  gradient: 'saliency',
-  vanilla: 'saliency',
-  'grad-cam': 'gradcam',
-  guided_gradcam: 'guided-gradcam',
-  'guided-grad-cam': 'guided-gradcam',
-};
-
-export function parseMethodName(name: string): MethodName {
-  const n = name.trim().toLowerCase();
-  if ((METHOD_NAMES as readonly string[]).includes(n)) return n as MethodName;
-  if (ALIASES[n]) return ALIASES[n];
-  throw new ConvlabError(`unknown attribution method "${name}"`, { hint: `use any of: ${METHOD_NAMES.join(', ')}` });
-}
+export { parseMethodName };
 
 export function createMethod(name: MethodName | string, model: ConvNet, options: MethodOptions = {}): AttributionMethod {
   switch (parseMethodName(name)) {
@@ -47,7 +42,23 @@ export function createMethod(name: MethodName | string, model: ConvNet, options:
       return new GradCam(model, options.gradcam);
     case 'guided-gradcam':
       return new GuidedGradCam(model, options.gradcam);
+    case 'integrated-gradients':
+      return new IntegratedGradients(model, options.integratedGradients);
+    case 'input-x-gradient':
+      return new InputXGradient(model);
+    case 'vargrad': {
+      const { squared: _squared, ...noise } = options.smoothgrad ?? {};
+      return new VarGrad(model, noise);
+    }
+    case 'gradcam-pp':
+      return new GradCamPlusPlus(model, options.gradcam);
+    case 'scorecam':
+      return new ScoreCam(model, { ...options.scorecam, layer: options.scorecam?.layer ?? options.gradcam?.layer });
+    case 'layercam':
+      return new LayerCam(model, options.gradcam);
+    case 'occlusion':
+      return new OcclusionWindows(model, options.occlusion);
   }
 }
 
-export { Deconvnet, GuidedBackprop, Saliency, SmoothGrad, GradCam, GuidedGradCam };
+export { Deconvnet, GuidedBackprop, Saliency, SmoothGrad, GradCam, GuidedGradCam, IntegratedGradients, InputXGradient, VarGrad, GradCamPlusPlus, ScoreCam, LayerCam, OcclusionWindows };
