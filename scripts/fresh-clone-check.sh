@@ -42,7 +42,8 @@ grep '^convlab native:' "$work/install.log" || { echo "fresh-clone-check: the in
 setsid env -u CONVLAB_BACKEND -u CONVLAB_REQUIRE_NATIVE npm start -- --port 0 --runs "$work/runs" > "$work/start.log" 2>&1 &
 starter=$!
 stop_studio() { kill -INT -"$starter" 2>/dev/null || true; }
-trap 'stop_studio; rm -rf "$work"' EXIT
+running() { pgrep -g "$starter" >/dev/null; }  # anything left of the studio's process group (npm, tsx, server, workers)
+trap 'running && kill -KILL -"$starter" 2>/dev/null; rm -rf "$work"' EXIT
 url=""
 for _ in $(seq 1 240); do
   url="$(sed -n 's/^convlab studio: \(http[^ ]*\)$/\1/p' "$work/start.log" | head -1)"
@@ -78,9 +79,10 @@ const get = async (p) => { const r = await fetch(base + p); if (!r.ok) throw new
   console.log(`fresh-clone-check: ok: npm ci + npm start: studio up, ${infos.length} demo jobs done on ${backends.join("/")} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${infos.map((i) => i.kind).join(", ")})`);
 })().catch((err) => { console.error("fresh-clone-check: " + err.message); process.exit(1); });
 ' || { tail -30 "$work/start.log"; exit 1; }
+# Ctrl-C, as a terminal sends it: SIGINT to the whole process group. The server and its workers must be gone
+# within 20 s, and the studio must say it stopped.
 stop_studio
-for _ in $(seq 1 40); do kill -0 "$starter" 2>/dev/null || break; sleep 0.5; done
-if kill -0 "$starter" 2>/dev/null; then echo "fresh-clone-check: the studio did not stop within 20 s of Ctrl-C" >&2; exit 1; fi
+for _ in $(seq 1 40); do running || break; sleep 0.5; done
+if running; then pgrep -ag "$starter" >&2; echo "fresh-clone-check: processes left running 20 s after Ctrl-C" >&2; exit 1; fi
 grep -q '^studio: stopped' "$work/start.log" || { tail -20 "$work/start.log"; echo "fresh-clone-check: the studio did not say it stopped" >&2; exit 1; }
-if pgrep -f "$work/convlab" >/dev/null; then pgrep -fa "$work/convlab" >&2; echo "fresh-clone-check: processes left running after Ctrl-C" >&2; exit 1; fi
 echo "fresh-clone-check: took $(( $(date +%s) - start )) s" >&2

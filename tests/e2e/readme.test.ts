@@ -1,10 +1,12 @@
 /**
- * The README's two commands. The first (`npm ci && npm start`) runs here in quick mode in this
- * checkout; .ci/run also runs it on a fresh clone with oneDNN hidden (scripts/fresh-clone-check.sh).
+ * The README's two commands. The first (`npm ci && npm start`) starts the studio: here it is started
+ * without its demo and stopped with Ctrl-C, and the static demo page (`--demo-only`) runs in quick mode;
+ * .ci/run also runs the first command on a fresh clone with oneDNN hidden, demo jobs included
+ * (scripts/fresh-clone-check.sh).
  * The second (`npm test`) is what CI runs, so this test only checks it is the script it names.
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +27,44 @@ test('the README gives exactly two commands for a newcomer, and they are the scr
   t.regex(ci, /^npm test$/m, 'CI runs the second command');
 });
 
-test('npm start -- --quick writes the demo page with every section, on the backend it names', (t) => {
+test('npm start starts the studio on loopback, prints its URL, serves the page and stops on Ctrl-C', async (t) => {
+  const runs = mkdtempSync(join(tmpdir(), 'convlab-studio-'));
+  const child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--no-demo', '--runs', runs], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? String(code))));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = /^convlab studio: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+        if (m) {
+          clearInterval(timer);
+          resolve(m[1]);
+        }
+      }, 100);
+      void exited.then((code) => {
+        clearInterval(timer);
+        reject(new Error(`npm start exited (${code}) before printing its URL:\n${err.slice(-2000)}`));
+      });
+    });
+    const page = await fetch(url);
+    t.is(page.status, 200);
+    t.regex(await page.text(), /<script/);
+    const health = (await (await fetch(url + 'api/health')).json()) as { ok: boolean };
+    t.true(health.ok);
+  } finally {
+    process.kill(-child.pid!, 'SIGINT');
+  }
+  // npm itself dies of the SIGINT (as after Ctrl-C in a terminal); the studio below it must stop cleanly.
+  t.true(['0', '130', 'SIGINT'].includes(await exited), err.slice(-2000));
+  t.regex(out + err, /studio: stopped/);
+});
+
+test('npm start -- --demo-only --quick writes the demo page with every section, on the backend it names', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'convlab-demo-')), 'demo');
-  const r = spawnSync('npm', ['start', '--silent', '--', '--quick', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync('npm', ['start', '--silent', '--', '--demo-only', '--quick', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
   t.is(r.status, 0, r.stderr.slice(-3000));
   t.regex(r.stderr, /^convlab: backend (native|wasm|cpu|tensorflow) /m);
   t.regex(r.stdout, /demo page: .*index\.html/);
@@ -38,8 +75,8 @@ test('npm start -- --quick writes the demo page with every section, on the backe
   t.true(demo.quick);
 });
 
-test('npm start refuses an output folder under /proc at once', (t) => {
-  const r = spawnSync('npm', ['start', '--silent', '--', '--quick', '--out', '/proc/convlab-demo'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+test('npm start -- --demo-only refuses an output folder under /proc at once', (t) => {
+  const r = spawnSync('npm', ['start', '--silent', '--', '--demo-only', '--quick', '--out', '/proc/convlab-demo'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /^error: --out \/proc\/convlab-demo is on .*pseudo file system/m);
 });

@@ -1,5 +1,5 @@
 /**
- * `npm start` / convlab-demo: the studio (a local web app over the three pipelines) until Ctrl-C, or with
+ * `npm start` / convlab-studio: the studio (a local web app over the three pipelines) until Ctrl-C, or with
  * --demo-only the static demo page (demo.ts) written once. Flags only; the server is src/server/.
  */
 import { fileURLToPath } from 'node:url';

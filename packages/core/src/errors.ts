@@ -37,14 +37,25 @@ export const EXIT_SOME_FAILED = 3;
  * SIGTERM (what `timeout`, docker and Slurm send) into an AbortSignal so long work can save finished
  * results before exiting. A second signal exits at once. Exit codes: 130 after SIGINT, 143 after
  * SIGTERM (128 + the signal number, as shells report them).
+ *
+ * One Ctrl-C can arrive twice: the terminal signals the whole process group, and a wrapper in that group
+ * (npm scripts run through tsx, whose parent relays signals to its child when the child is slow to say it
+ * got them) forwards its copy too. A repeat of the same signal within DUPLICATE_SIGNAL_MS of the first is
+ * therefore that one Ctrl-C, not a request to quit now.
  */
+/** A repeat of the first signal within this many ms is the same Ctrl-C delivered twice (see runCli). */
+export const DUPLICATE_SIGNAL_MS = 1000;
+
 export async function runCli(main: (argv: string[], signal: AbortSignal) => Promise<void>): Promise<void> {
   const argv = process.argv.slice(2);
   const verbose = argv.includes('--verbose') || process.env.CONVLAB_VERBOSE === '1';
   const controller = new AbortController();
   let interrupts = 0;
   let signalCode = 0;
+  let first: { name: string; at: number } | undefined;
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
+    if (first && first.name === name && Date.now() - first.at < DUPLICATE_SIGNAL_MS) return;
+    first ??= { name, at: Date.now() };
     interrupts += 1;
     const code = name === 'SIGINT' ? 130 : 143;
     if (interrupts > 1) {

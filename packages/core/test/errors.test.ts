@@ -96,3 +96,40 @@ test.serial('runCli treats SIGTERM like Ctrl-C (results kept) and exits with 143
   t.regex(res.stderr, /SIGTERM: finishing the current step and saving results/);
   t.is(process.listenerCount('SIGTERM'), before, 'the SIGTERM handler is removed afterwards');
 });
+
+test('one Ctrl-C delivered twice (process group + a relaying wrapper) still saves; a later second Ctrl-C quits at once', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const script = `
+    import { runCli } from ${JSON.stringify(new URL('../src/errors.ts', import.meta.url).href)};
+    await runCli(async (_argv, signal) => {
+      const keepAlive = setInterval(() => undefined, 1000);
+      process.stdout.write('ready\\n');
+      await new Promise((r) => signal.addEventListener('abort', r));
+      clearInterval(keepAlive);
+      await new Promise((r) => setTimeout(r, 1500));
+      process.stdout.write('saved\\n');
+    });`;
+  const run = (gapMs: number) =>
+    new Promise<{ out: string; err: string; code: number | null }>((resolve) => {
+      const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out === 'ready\n') {
+          child.kill('SIGINT');
+          setTimeout(() => child.kill('SIGINT'), gapMs);
+        }
+      });
+      child.on('exit', (code) => resolve({ out, err, code }));
+    });
+  const duplicate = await run(50);
+  t.is(duplicate.code, 130, duplicate.err);
+  t.regex(duplicate.out, /saved/, 'the duplicate delivery did not cut the save short');
+  t.notRegex(duplicate.err, /again: exiting now/);
+  const twice = await run(1200);
+  t.is(twice.code, 130, twice.err);
+  t.notRegex(twice.out, /saved/);
+  t.regex(twice.err, /SIGINT again: exiting now/);
+});
