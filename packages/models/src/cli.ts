@@ -9,8 +9,8 @@ import { ConvlabError, createProgress, runCli, type Progress } from '@convlab/co
 import { PREPROCESSING_NAMES, type CustomLoadOptions, type PreprocessingName } from './custom.js';
 import { pullWeights } from './pull.js';
 import { getModelEntry, listModels } from './registry.js';
-import type { ConvNet, LayerInfo } from './types.js';
-import { KNOWN_WEIGHTS, convlabHome, verifyCachedWeights } from './weights-cache.js';
+import type { ConvNet, LayerInfo, ModelEntry } from './types.js';
+import { KNOWN_WEIGHTS, cachedWeightsPath, convlabHome, fileExists, modelCacheDir, verifyCachedWeights } from './weights-cache.js';
 
 const USAGE = `usage: convlab-models <command> [options]
 
@@ -20,9 +20,13 @@ commands:
       --weights <path|default|random>   weights to load (custom: required)
       --size <H>x<W>    output shapes for this input size (default: the model's own)
       --preprocessing <${PREPROCESSING_NAMES.join('|')}>  custom models only (default tf)
-  pull <name>          download weights into ${'$'}CONVLAB_HOME/models/<name> (md5-checked, resumable)
+  pull <name>          download Keras-applications ImageNet weights into ${'$'}CONVLAB_HOME/models/<name>
+                       (md5-checked where Keras publishes a hash, sha256 recorded, resumable)
+      --top / --notop   with the 1000-class classifier / the trunk only (default: vgg16/vgg19 --notop,
+                        the others --top); offline it prints which file to place where
       --force           download again even if a verified file is present
   verify <name>        re-hash the cached weights file against the published md5 / recorded sha256
+      --top / --notop   which file (as for pull)
 
 options: --verbose (stack traces), --help
 cache: ${'$'}CONVLAB_HOME, else ${'$'}XDG_CACHE_HOME/convlab, else ~/.cache/convlab (now: ${convlabHome()})
@@ -40,15 +44,43 @@ function table(rows: string[][]): string[] {
   );
 }
 
+function preprocessingName(entry: ModelEntry, weights?: string): string {
+  const p = entry.transforms?.(weights).preprocessing;
+  if (!p) return '';
+  return p.kind === 'unit' ? 'x/255' : p.kind;
+}
+
 export async function listCommand(print: Print): Promise<void> {
-  const rows = [['name', 'family', 'input', 'weights']];
+  const rows = [['name', 'family', 'input', 'prep', 'weights', 'imagenet (Keras applications)']];
+  const missing: string[] = [];
   for (const entry of listModels()) {
     const { available, where } = await entry.weightsAvailable();
     const pullable = entry.name in KNOWN_WEIGHTS;
-    const state = available ? `present: ${where}` : pullable ? `missing: ${where} (convlab-models pull ${entry.name})` : `${where}`;
-    rows.push([entry.name, entry.family, `${entry.inputSize[0]}x${entry.inputSize[1]}`, state]);
+    const nsfwjs = entry.name === 'mobilenet_v2' || entry.name === 'inception_v3';
+    const bundled = where.split('; ImageNet: ')[0];
+    const state = nsfwjs
+      ? available ? `nsfwjs: ${bundled}` : bundled
+      : available ? `present: ${where}` : pullable ? `missing: ${where} (convlab-models pull ${entry.name})` : `${where}`;
+    let imagenet = '';
+    if (pullable) {
+      const parts: string[] = [];
+      for (const variant of ['top', 'notop'] as const) {
+        const key = `${entry.name}:${variant}`;
+        const path = cachedWeightsPath(key);
+        const present = await fileExists(path);
+        parts.push(`${variant} ${present ? 'present' : 'missing'}`);
+        if (!present) missing.push(`${entry.name} --${variant}: place ${KNOWN_WEIGHTS[key].file} in ${modelCacheDir(entry.name)}`);
+      }
+      imagenet = `${parts.join(', ')} (${preprocessingName(entry, 'imagenet')})`;
+    }
+    rows.push([entry.name, entry.family, `${entry.inputSize[0]}x${entry.inputSize[1]}`, preprocessingName(entry), state, imagenet]);
   }
   table(rows).forEach((l) => print(l));
+  if (missing.length) {
+    print('');
+    print(`ImageNet weights not on this machine: \`convlab-models pull <name> [--top|--notop]\` fetches them; offline, copy the file there:`);
+    missing.forEach((m) => print(`  ${m}`));
+  }
 }
 
 function parseSize(value: string | undefined): [number, number] | undefined {
@@ -93,7 +125,9 @@ export async function infoCommand(
     print(`weights: ${net.weights.source}: ${net.weights.description}${note}`);
     print(
       `input: ${size[0]}x${size[1]} (native ${net.inputSize[0]}x${net.inputSize[1]}, minimum ${net.minInputSize}, ${net.anySize ? 'any size' : 'fixed size'})` +
-        (net.headLayer ? `; head: ${net.headLayer}${net.classNames ? ` [${net.classNames.join(', ')}]` : ''}` : ''),
+        (net.headLayer
+          ? `; head: ${net.headLayer}${net.classNames ? ` [${net.classNames.length > 10 ? `${net.classNames.length} ImageNet classes: ${net.classNames.slice(0, 3).join(', ')}, ...` : net.classNames.join(', ')}]` : ''}`
+          : ''),
     );
     const rows = [['layer', 'class', 'output', 'geometry', 'activation', 'aliases']];
     for (const l of net.layers) {
@@ -131,37 +165,48 @@ function downloadProgress(name: string): { onProgress: (done: number, total: num
   };
 }
 
-export async function pullCommand(name: string, options: { force?: boolean; signal?: AbortSignal }, print: Print): Promise<void> {
+function downloadable(): string {
+  return [...new Set(Object.values(KNOWN_WEIGHTS).map((k) => k.model))].join(', ');
+}
+
+function variantKey(name: string, options: { top?: boolean; notop?: boolean }): string {
+  if (options.top && options.notop) throw new ConvlabError('--top and --notop exclude each other', { hint: 'pull one file at a time' });
+  return options.top ? `${name}:top` : options.notop ? `${name}:notop` : name;
+}
+
+export async function pullCommand(name: string, options: { force?: boolean; top?: boolean; notop?: boolean; signal?: AbortSignal }, print: Print): Promise<void> {
   getModelEntry(name);
   if (!(name in KNOWN_WEIGHTS)) {
     throw new ConvlabError(`'${name}' has no downloadable weights`, {
-      hint: name === 'custom' ? 'pass --weights <path> instead' : `its weights ship with the npm packages; downloadable: ${Object.keys(KNOWN_WEIGHTS).join(', ')}`,
+      hint: name === 'custom' ? 'pass --weights <path> instead' : `downloadable: ${downloadable()}`,
     });
   }
+  const key = variantKey(name, options);
   const progress = downloadProgress(name);
   try {
-    const result = await pullWeights(name, { force: options.force, signal: options.signal, onProgress: progress.onProgress });
+    const result = await pullWeights(key, { force: options.force, signal: options.signal, onProgress: progress.onProgress });
     progress.stop();
     if (result.alreadyPresent) print(`${name}: already present and verified: ${result.path}`);
     else {
       const resumed = result.resumedFrom ? ` (resumed at ${(result.resumedFrom / 1e6).toFixed(1)} MB)` : '';
       print(`${name}: downloaded ${(result.bytes / 1e6).toFixed(1)} MB${resumed} to ${result.path}`);
     }
-    print(`md5 ${result.md5} (matches the published hash); sha256 ${result.sha256} (recorded in ${result.path}.json)`);
+    const md5 = KNOWN_WEIGHTS[key].md5 ? 'matches the published hash' : 'Keras publishes no hash for this file: the sha256 recorded now is checked from here on';
+    print(`md5 ${result.md5} (${md5}); sha256 ${result.sha256} (recorded in ${result.path}.json)`);
   } finally {
     progress.stop();
   }
 }
 
-export async function verifyCommand(name: string, print: Print): Promise<void> {
+export async function verifyCommand(name: string, options: { top?: boolean; notop?: boolean }, print: Print): Promise<void> {
   getModelEntry(name);
-  if (!(name in KNOWN_WEIGHTS)) throw new ConvlabError(`'${name}' has no cached weights to verify`, { hint: `verifiable: ${Object.keys(KNOWN_WEIGHTS).join(', ')}` });
-  const result = await verifyCachedWeights(name);
+  if (!(name in KNOWN_WEIGHTS)) throw new ConvlabError(`'${name}' has no cached weights to verify`, { hint: `verifiable: ${downloadable()}` });
+  const result = await verifyCachedWeights(variantKey(name, options));
   if (!result.ok) {
     throw new ConvlabError(`${result.path} failed verification: ${result.problem}`, { hint: `delete it and run \`convlab-models pull ${name}\`` });
   }
   print(`${name}: ok: ${result.path} (${(result.bytes / 1e6).toFixed(1)} MB)`);
-  print(`md5 ${result.md5} matches the published hash; sha256 ${result.sha256}${result.recordedSha256 ? ' matches the record' : ' (now recorded)'}`);
+  print(`md5 ${result.md5}${result.md5Checked ? ' matches the published hash' : ' (no published hash)'}; sha256 ${result.sha256}${result.recordedSha256 ? ' matches the record' : ' (now recorded)'}`);
 }
 
 export async function main(argv: string[], signal: AbortSignal, print: Print = (l) => process.stdout.write(l + '\n')): Promise<void> {
@@ -176,6 +221,8 @@ export async function main(argv: string[], signal: AbortSignal, print: Print = (
         size: { type: 'string' },
         preprocessing: { type: 'string' },
         force: { type: 'boolean' },
+        top: { type: 'boolean' },
+        notop: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -200,9 +247,9 @@ export async function main(argv: string[], signal: AbortSignal, print: Print = (
     case 'info':
       return infoCommand(needName(), values, print);
     case 'pull':
-      return pullCommand(needName(), { force: values.force, signal }, print);
+      return pullCommand(needName(), { force: values.force, top: values.top, notop: values.notop, signal }, print);
     case 'verify':
-      return verifyCommand(needName(), print);
+      return verifyCommand(needName(), { top: values.top, notop: values.notop }, print);
     default:
       throw new ConvlabError(`unknown command '${command}'`, { hint: 'use list, info, pull or verify (see --help)' });
   }

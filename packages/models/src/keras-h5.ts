@@ -252,8 +252,8 @@ export interface AssignOptions {
   /** Where the weights came from, for error messages. */
   source: string;
   /**
-   * Layers of the full architecture the model leaves out on purpose (VGG built `upTo` a layer): their
-   * stored weights are skipped instead of reported as unmapped.
+   * Layers of the full architecture the model leaves out on purpose (VGG built `upTo` a layer, a
+   * classifier file loaded as a trunk): their stored weights are skipped instead of reported as unmapped.
    */
   skipLayers?: Iterable<string>;
 }
@@ -265,31 +265,110 @@ export interface AssignReport {
   tensors: number;
   /** Stored weights skipped through `skipLayers`. */
   skipped: number;
+  /** Automatic layer-name families renumbered to the model's ('conv2d +1': the file counts from 0). */
+  renumbered: string[];
+}
+
+/** Keras's automatic layer names: `conv2d_7`, and tf.keras's unnumbered first one `conv2d`. */
+const AUTO_NAME = /^(conv2d|batch_normalization|activation|max_pooling2d|average_pooling2d|concatenate|dense|zero_padding2d|add|lambda|global_average_pooling2d)(?:_(\d+))?$/;
+
+/**
+ * Keras numbers unnamed layers per class across a Python session (Keras 2.0-2.2 from 1, tf.keras from 0
+ * with the first unnumbered), so the same architecture saved in another session names them with an
+ * offset. Where the model's and the file's numbers of a family differ by one constant, the file's names
+ * are mapped onto the model's; nothing else is renamed.
+ */
+export function alignAutoNames(stored: LayerWeights, modelNames: Iterable<string>): { weights: LayerWeights; renumbered: string[] } {
+  const families = (names: Iterable<string>) => {
+    const out = new Map<string, number[]>();
+    for (const name of names) {
+      const m = AUTO_NAME.exec(name);
+      if (!m) continue;
+      const list = out.get(m[1]) ?? [];
+      list.push(m[2] === undefined ? 0 : Number(m[2]));
+      out.set(m[1], list);
+    }
+    for (const list of out.values()) list.sort((a, b) => a - b);
+    return out;
+  };
+  const want = families(modelNames);
+  const have = families(stored.keys());
+  const renames = new Map<string, string>();
+  const renumbered: string[] = [];
+  for (const [family, mine] of want) {
+    const theirs = have.get(family);
+    if (!theirs || theirs.length !== mine.length) continue;
+    const shift = theirs[0] - mine[0];
+    if (shift === 0 || theirs.some((n, i) => n - mine[i] !== shift)) continue;
+    theirs.forEach((n, i) => renames.set(n === 0 ? family : `${family}_${n}`, `${family}_${mine[i]}`));
+    renumbered.push(`${family} ${shift > 0 ? '-' : '+'}${Math.abs(shift)}`);
+  }
+  if (!renames.size) return { weights: stored, renumbered };
+  const weights: LayerWeights = new Map();
+  for (const [name, list] of stored) weights.set(renames.get(name) ?? name, list);
+  return { weights, renumbered };
+}
+
+/**
+ * Which Keras-applications architecture a list of layer names belongs to, from names only that
+ * architecture has; undefined if none is recognised.
+ */
+export function identifyKerasArchitecture(names: Iterable<string>): string | undefined {
+  const set = new Set(names);
+  const count = (re: RegExp) => [...set].filter((n) => re.test(n)).length;
+  if (set.has('res2a_branch2a')) return 'the old Keras ResNet50 layout (res2a_branch2a ...; keras-applications before 1.0.7)';
+  if (set.has('conv1_conv') && set.has('conv2_block1_1_conv')) {
+    const blocks = count(/^conv4_block\d+_1_conv$/);
+    const conv3 = count(/^conv3_block\d+_1_conv$/);
+    if (set.has('conv2_block1_preact_bn')) return 'a ResNet v2';
+    return blocks === 6 ? 'resnet50' : blocks === 23 ? 'resnet101' : blocks === 36 && conv3 === 8 ? 'resnet152' : `a ResNet (${blocks} conv4 blocks)`;
+  }
+  if (set.has('block35_1_conv')) return 'inception_resnet_v2';
+  if (set.has('expanded_conv_depthwise')) return 'mobilenet_v2';
+  if (set.has('mixed10') && set.has('mixed9_1')) return 'inception_v3';
+  if (set.has('block5_conv4')) return 'vgg19';
+  if (set.has('block5_conv3')) return 'vgg16';
+  return undefined;
+}
+
+function shapeList(layer: { weights: { originalName: string; shape: (number | null)[] }[] }): string {
+  return layer.weights.map((w) => `${w.originalName.split('/').pop()} [${w.shape.join(',')}]`).join(', ');
 }
 
 /**
  * Set a model's weights from stored per-layer weights, by layer name and weight order. Every weight of
  * the model must be found with the right shape, and every stored weight must be used (unless its layer
- * is in `skipLayers`); otherwise a ConvlabError lists what is missing, unmapped or mis-shaped, and the
- * model is left unchanged.
+ * is in `skipLayers`); otherwise a ConvlabError lists what is missing, unmapped or mis-shaped (the first
+ * 10 of each, with the shapes the model expects), and the model is left unchanged. A file whose layers
+ * mostly do not match gets one line naming the architecture it is for.
  */
-export function assignLayerWeights(model: LayersModel, stored: LayerWeights, options: AssignOptions): AssignReport {
+export function assignLayerWeights(model: LayersModel, storedIn: LayerWeights, options: AssignOptions): AssignReport {
   const skip = new Set(options.skipLayers ?? []);
+  const weighted = model.layers.filter((l) => l.weights.length);
+  const { weights: stored, renumbered } = alignAutoNames(storedIn, weighted.map((l) => l.name));
+  const found = weighted.filter((l) => stored.has(l.name)).length;
+  if (weighted.length >= 4 && found < weighted.length / 2) {
+    const theirs = identifyKerasArchitecture(stored.keys());
+    const mine = identifyKerasArchitecture(weighted.map((l) => l.name)) ?? model.name;
+    const what = theirs && theirs !== mine ? `weights for ${theirs}, not ${mine}` : `weights for another architecture than ${mine}`;
+    throw new ConvlabError(`${options.source} holds ${what}: ${found} of its model's ${weighted.length} weighted layers are in the file`, {
+      hint: theirs && !theirs.includes(' ') ? `load it with the '${theirs}' model, or use the weights file made for ${mine}` : `use the weights file made for ${mine}`,
+    });
+  }
   const missing: string[] = [];
   const shapeErrors: string[] = [];
   const plan: { layer: (typeof model.layers)[number]; values: StoredWeight[] }[] = [];
   const modelLayers = new Set<string>();
-  for (const layer of model.layers) {
+  for (const layer of weighted) {
     const wanted = layer.weights;
-    if (!wanted.length) continue;
     modelLayers.add(layer.name);
     const have = stored.get(layer.name);
     if (!have) {
-      missing.push(`${layer.name} (${wanted.length} weights)`);
+      missing.push(`${layer.name} (${shapeList(layer)})`);
       continue;
     }
     if (have.length !== wanted.length) {
-      shapeErrors.push(`${layer.name}: model has ${wanted.length} weights, file has ${have.length}`);
+      shapeErrors.push(`${layer.name}: model has ${wanted.length} weights (${shapeList(layer)}), file has ${have.length} (${have.map((h) => `${h.name} [${h.shape}]`).join(', ')})`);
       continue;
     }
     wanted.forEach((w, i) => {
@@ -305,7 +384,7 @@ export function assignLayerWeights(model: LayersModel, stored: LayerWeights, opt
   for (const [name, list] of stored) {
     if (modelLayers.has(name)) continue;
     if (skip.has(name)) skipped += list.length;
-    else unmapped.push(`${name} (${list.map((w) => w.name).join(', ')})`);
+    else unmapped.push(`${name} (${list.map((w) => `${w.name} [${w.shape}]`).join(', ')})`);
   }
   const problems: string[] = [];
   if (missing.length) problems.push(`missing weights for ${listShort(missing)}`);
@@ -323,10 +402,10 @@ export function assignLayerWeights(model: LayersModel, stored: LayerWeights, opt
     ts.forEach((t) => t.dispose());
     tensors += ts.length;
   }
-  return { layers: plan.length, tensors, skipped };
+  return { layers: plan.length, tensors, skipped, renumbered };
 }
 
-function listShort(items: string[], max = 12): string {
+function listShort(items: string[], max = 10): string {
   return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
 

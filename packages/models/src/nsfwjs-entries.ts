@@ -3,7 +3,8 @@ import { ConvlabError, tf } from '@convlab/core';
 import { createConvNet, type Preprocessing } from './convnet.js';
 import { NSFWJS_CLASSES, loadNsfwjsModel, nsfwjsWeightsAvailable, nsfwjsWeightsInfo, type NsfwjsModelName } from './nsfwjs.js';
 import { randomizeWeights } from './random-init.js';
-import type { ConvNet, LoadModelOptions, ModelEntry, ModelFamily } from './types.js';
+import { cachedImagenetFile, kerasAppSpec, kerasAppTransforms, loadKerasApp } from './keras-apps.js';
+import type { ConvNet, InputTransforms, LoadModelOptions, ModelEntry, ModelFamily, WeightsInfo } from './types.js';
 
 type LayersModel = import('@tensorflow/tfjs-layers').LayersModel;
 
@@ -39,20 +40,35 @@ function cutAfter(model: LayersModel, last: string): LayersModel {
   return cut;
 }
 
+/**
+ * 'default' and 'random' use the nsfwjs topology (x / 255 inputs, 5-class head); 'imagenet' and a path to
+ * a Keras .h5 file use the architecture in code with the Keras-applications weights (keras-apps.ts:
+ * [-1, 1] inputs, ImageNet classifier).
+ */
+function usesKerasWeights(weights: string | undefined): boolean {
+  return weights !== undefined && weights !== 'default' && weights !== 'random';
+}
+
 function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
+  const keras = kerasAppSpec(spec.name);
   return {
     name: spec.name,
     family: spec.family,
     description: spec.description,
     inputSize: spec.inputSize,
-    weightsAvailable: () => nsfwjsWeightsAvailable(spec.name),
+    tapLayers: keras.tapLayers,
+    transforms(weights?: string): InputTransforms {
+      if (usesKerasWeights(weights)) return kerasAppTransforms(keras);
+      return { preprocessing: PREPROCESSING, inputSize: spec.inputSize, minInputSize: spec.minInputSize, anySize: true, headAnySize: true };
+    },
+    async weightsAvailable() {
+      const bundled = await nsfwjsWeightsAvailable(spec.name);
+      const imagenet = await cachedImagenetFile(spec.name);
+      return imagenet ? { available: bundled.available, where: `${bundled.where}; ImageNet: ${imagenet.path}` } : bundled;
+    },
     async load(options: LoadModelOptions = {}): Promise<ConvNet> {
       const weights = options.weights ?? 'default';
-      if (weights !== 'default' && weights !== 'random') {
-        throw new ConvlabError(`model ${spec.name} only has its bundled weights ('default') or 'random', not "${weights}"`, {
-          hint: `to run your own weights file use the 'custom' model with --weights ${weights}`,
-        });
-      }
+      if (usesKerasWeights(weights)) return loadKerasApp(spec.name, options);
       const full = await loadNsfwjsModel(spec.name);
       let upTo: string | undefined;
       if (options.upTo !== undefined) {
@@ -66,11 +82,11 @@ function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
       }
       const includeHead = (options.includeHead ?? true) && upTo === undefined;
       const model = upTo ? cutAfter(full, upTo) : includeHead ? full : cutAfter(full, spec.trunkEnd);
-      let info = nsfwjsWeightsInfo(spec.name);
+      let info: WeightsInfo = { ...nsfwjsWeightsInfo(spec.name), kind: 'nsfwjs' };
       if (weights === 'random') {
         const seed = options.seed ?? 0;
         randomizeWeights(model, seed);
-        info = { source: 'random', description: `random He-normal weights (seed ${seed}) in the ${spec.name} architecture`, quantized: false };
+        info = { source: 'random', description: `random He-normal weights (seed ${seed}) in the ${spec.name} architecture`, quantized: false, kind: 'random' };
       }
       const aliases = { ...spec.aliases };
       const present = new Set(model.layers.map((l) => l.name));
@@ -94,7 +110,7 @@ function nsfwjsEntry(spec: NsfwjsModelSpec): ModelEntry {
 export const mobilenetV2Entry = nsfwjsEntry({
   name: 'mobilenet_v2',
   family: 'mobilenet',
-  description: 'MobileNetV2 1.0 (224), offline weights from nsfwjs (ImageNet trunk fine-tuned for a 5-class filter)',
+  description: "MobileNetV2 1.0 (224), offline weights from nsfwjs (ImageNet trunk fine-tuned for a 5-class filter); weights: 'imagenet' for Keras's ImageNet classifier (`convlab-models pull mobilenet_v2`)",
   inputSize: [224, 224],
   minInputSize: 32,
   trunkEnd: 'out_relu',
@@ -106,7 +122,7 @@ export const mobilenetV2Entry = nsfwjsEntry({
 export const inceptionV3Entry = nsfwjsEntry({
   name: 'inception_v3',
   family: 'inception',
-  description: 'InceptionV3 (299), offline weights from nsfwjs (ImageNet trunk fine-tuned for a 5-class filter)',
+  description: "InceptionV3 (299), offline weights from nsfwjs (ImageNet trunk fine-tuned for a 5-class filter); weights: 'imagenet' for Keras's ImageNet classifier (`convlab-models pull inception_v3`)",
   inputSize: [299, 299],
   minInputSize: 75,
   trunkEnd: 'mixed10',

@@ -8,7 +8,7 @@ import type { tf } from '@convlab/core';
 type Tensor = ReturnType<typeof tf.tensor>;
 type Tensor4D = ReturnType<typeof tf.tensor4d>;
 
-export type ModelFamily = 'vgg' | 'mobilenet' | 'inception' | 'custom';
+export type ModelFamily = 'vgg' | 'mobilenet' | 'inception' | 'resnet' | 'inception_resnet' | 'custom';
 
 /** What a layer does, as far as visualization and receptive-field arithmetic care. */
 export type LayerKind =
@@ -128,6 +128,14 @@ export interface WeightsInfo {
   description: string;
   quantized: boolean;
   sha256?: string;
+  /**
+   * Which weights, for run records: 'imagenet' (a Keras-applications ImageNet file, cached or given by
+   * path under its published name), 'nsfwjs' (the offline default of mobilenet_v2 / inception_v3),
+   * 'random', or 'file' (any other file).
+   */
+  kind?: 'imagenet' | 'nsfwjs' | 'random' | 'file';
+  /** For 'imagenet': 'top' (with the 1000-class classifier) or 'notop' (trunk). */
+  variant?: 'top' | 'notop';
 }
 
 export interface ConvNet {
@@ -185,11 +193,12 @@ export interface ConvNet {
 
 export interface LoadModelOptions {
   /**
-   * Weights: 'default' (bundled offline weights, or the cached download), 'random' (architecture with
-   * seeded random init; for tests and random-feature style transfer), or a path to a Keras .h5 file or a
-   * tfjs layers model folder / model.json.
+   * Weights: 'default' (bundled offline weights, or the cached download), 'imagenet' (the cached
+   * Keras-applications ImageNet file: the classifier if pulled, else the trunk), 'random' (architecture
+   * with seeded random init; for tests and random-feature style transfer), or a path to a Keras .h5 file
+   * or a tfjs layers model folder / model.json.
    */
-  weights?: 'default' | 'random' | string;
+  weights?: 'default' | 'imagenet' | 'random' | string;
   /** Seed for 'random' weights. */
   seed?: number;
   /** For VGG: build only up to this layer (e.g. 'block5_conv1') to save memory and time. */
@@ -202,11 +211,36 @@ export interface LoadModelOptions {
   preprocessing?: 'caffe' | 'tf' | 'torch' | 'unit' | 'none' | import('./convnet.js').Preprocessing;
 }
 
+/**
+ * What a model expects of its input for a choice of weights (torchvision's weights.transforms()):
+ * the preprocessing of RGB 0..255 images, the native size, and which other sizes work.
+ */
+export interface InputTransforms {
+  /** Keras preprocess_input mode: 'caffe' (BGR minus the ImageNet mean), 'tf' ([-1, 1]), 'torch', or 'unit' (x / 255, nsfwjs). */
+  preprocessing: import('./convnet.js').Preprocessing;
+  /** Native size [h, w]: what the weights were trained at. */
+  inputSize: [number, number];
+  /** Smallest size the trunk accepts. */
+  minInputSize: number;
+  /** Whether the trunk takes any size >= minInputSize. */
+  anySize: boolean;
+  /**
+   * Whether the classifier works at other sizes too: true after global average pooling (ResNet,
+   * Inception, MobileNet: any size, most accurate near the native one), false for VGG's flatten +
+   * fully-connected head (native size only).
+   */
+  headAnySize: boolean;
+}
+
 export interface ModelEntry {
   name: string;
   family: ModelFamily;
   description: string;
   inputSize: [number, number];
+  /** Preprocessing and input-size rules for a weights choice ('default' when omitted). */
+  transforms?(weights?: string): InputTransforms;
+  /** Layer names a user typically taps (block outputs by depth; the head last). */
+  tapLayers?: string[];
   /** Whether weights are available on this machine without a download. */
   weightsAvailable(): Promise<{ available: boolean; where: string }>;
   load(options: LoadModelOptions): Promise<ConvNet>;

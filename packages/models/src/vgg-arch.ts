@@ -19,13 +19,17 @@ export const VGG_MEAN_RGB: [number, number, number] = [123.68, 116.779, 103.939]
 /** Five 2x2 poolings: 32 px is the smallest input that leaves block5_pool at 1x1. */
 export const VGG_MIN_INPUT = 32;
 
-/** Layer names in order, input layer first (as in the Keras notop files). */
-export function vggLayerNames(depth: VggDepth): string[] {
+/** The classifier of the Keras files with top: flatten, fc1 and fc2 (4096, relu), predictions (softmax). */
+export const VGG_HEAD_LAYERS = ['flatten', 'fc1', 'fc2', 'predictions'] as const;
+
+/** Layer names in order, input layer first (as in the Keras notop files; `includeTop` adds the head). */
+export function vggLayerNames(depth: VggDepth, includeTop = false): string[] {
   const names = ['input_1'];
   BLOCKS[depth].forEach((convs, b) => {
     for (let i = 1; i <= convs; i++) names.push(`block${b + 1}_conv${i}`);
     names.push(`block${b + 1}_pool`);
   });
+  if (includeTop) names.push(...VGG_HEAD_LAYERS);
   return names;
 }
 
@@ -62,13 +66,23 @@ export interface BuildVggOptions {
   /** 'glorot' (seeded, like Keras' default init) or 'zeros' (when weights are loaded right after). */
   init?: 'glorot' | 'zeros';
   seed?: number;
+  /**
+   * Add the ImageNet classifier (flatten, fc1, fc2, predictions). It fixes the input size: 224 x 224
+   * for the Keras weights; `topInputSize` builds it for another size (tests use 32 to keep fc1 small).
+   */
+  includeTop?: boolean;
+  topInputSize?: number;
+  /** Classes of the head (default 1000). */
+  classes?: number;
 }
 
 /** The architecture, with fresh weights. */
 export function buildVgg(depth: VggDepth, options: BuildVggOptions = {}): LayersModel {
   const last = options.upTo ? resolveVggLayer(depth, options.upTo) : undefined;
   const seed = options.seed ?? 0;
-  const input = tf.input({ shape: [null, null, 3], name: 'input_1' });
+  const top = (options.includeTop ?? false) && last === undefined;
+  const size = options.topInputSize ?? 224;
+  const input = tf.input({ shape: top ? [size, size, 3] : [null, null, 3], name: 'input_1' });
   let x: SymbolicTensor = input;
   let layerIndex = 0;
   done: for (const [b, convs] of BLOCKS[depth].entries()) {
@@ -85,6 +99,13 @@ export function buildVgg(depth: VggDepth, options: BuildVggOptions = {}): Layers
     const pool = `block${b + 1}_pool`;
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: pool }).apply(x) as SymbolicTensor;
     if (pool === last) break;
+  }
+  if (top) {
+    const init = (i: number) => (options.init === 'zeros' ? tf.initializers.zeros() : tf.initializers.glorotUniform({ seed: seed * 1000 + 100 + i }));
+    x = tf.layers.flatten({ name: 'flatten' }).apply(x) as SymbolicTensor;
+    x = tf.layers.dense({ units: 4096, activation: 'relu', name: 'fc1', kernelInitializer: init(1) }).apply(x) as SymbolicTensor;
+    x = tf.layers.dense({ units: 4096, activation: 'relu', name: 'fc2', kernelInitializer: init(2) }).apply(x) as SymbolicTensor;
+    x = tf.layers.dense({ units: options.classes ?? 1000, activation: 'softmax', name: 'predictions', kernelInitializer: init(3) }).apply(x) as SymbolicTensor;
   }
   return tf.model({ inputs: input, outputs: x, name: `vgg${depth}` });
 }

@@ -29,12 +29,16 @@ async function run(...argv: string[]): Promise<string[]> {
 
 test.serial('list shows every registry entry and where its weights are', async (t) => {
   const lines = await run('list');
-  t.regex(lines[0], /^name\s+family\s+input\s+weights$/);
-  for (const name of ['mobilenet_v2', 'inception_v3', 'vgg16', 'vgg19', 'custom']) t.true(lines.some((l) => l.startsWith(name)), name);
+  t.regex(lines[0], /^name\s+family\s+input\s+prep\s+weights\s+imagenet \(Keras applications\)$/);
+  for (const name of ['mobilenet_v2', 'inception_v3', 'vgg16', 'vgg19', 'resnet50', 'resnet101', 'resnet152', 'inception_resnet_v2', 'custom']) t.true(lines.some((l) => l.startsWith(name)), name);
+  t.regex(lines.find((l) => l.startsWith('resnet50'))!, /caffe .*missing: .*resnet50_weights_tf_dim_ordering_tf_kernels\.h5 \(convlab-models pull resnet50\)\s+top missing, notop missing \(caffe\)/);
+  t.regex(lines.find((l) => l.startsWith('inception_v3'))!, /x\/255\s+nsfwjs: .*top missing, notop missing \(tf\)/);
+  // Offline: each missing file with where it goes.
+  t.true(lines.includes(`  inception_resnet_v2 --notop: place inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5 in ${join(home, 'models', 'inception_resnet_v2')}`));
   const vgg19 = lines.find((l) => l.startsWith('vgg19'))!;
   t.true(vgg19.includes(`missing: ${join(home, 'models', 'vgg19', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5')}`));
   t.true(vgg19.includes('convlab-models pull vgg19'));
-  t.regex(lines.find((l) => l.startsWith('mobilenet_v2'))!, /present: /);
+  t.regex(lines.find((l) => l.startsWith('mobilenet_v2'))!, /nsfwjs: /);
 });
 
 test.serial('info prints layers, output shapes for a size, and aliases', async (t) => {
@@ -83,7 +87,8 @@ test('usage errors are one-line ConvlabErrors', async (t) => {
   await t.throwsAsync(run('frobnicate'), { instanceOf: ConvlabError, message: /unknown command 'frobnicate'/ });
   await t.throwsAsync(run('info'), { instanceOf: ConvlabError, message: /info needs a model name/ });
   await t.throwsAsync(run('info', 'vgg99'), { instanceOf: ConvlabError, message: /unknown model "vgg99"/ });
-  await t.throwsAsync(run('pull', 'mobilenet_v2'), { instanceOf: ConvlabError, message: /no downloadable weights/ });
+  await t.throwsAsync(run('pull', 'custom'), { instanceOf: ConvlabError, message: /no downloadable weights/ });
+  await t.throwsAsync(run('pull', 'resnet50', '--top', '--notop'), { instanceOf: ConvlabError, message: /--top and --notop exclude each other/ });
   await t.throwsAsync(run('info', 'vgg16', '--size', 'big'), { instanceOf: ConvlabError, message: /bad --size 'big'/ });
   await t.throwsAsync(run('list', '--colour'), { instanceOf: ConvlabError, message: /--colour/ });
   t.regex((await run('--help'))[0], /^usage: convlab-models/);

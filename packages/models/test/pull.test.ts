@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConvlabError } from '@convlab/core';
 import { downloadFile, pullWeights } from '../src/pull.js';
-import { readCacheRecord, verifyCachedWeights, type KnownWeights } from '../src/weights-cache.js';
+import { KNOWN_WEIGHTS, knownWeights, readCacheRecord, verifyCachedWeights, type KnownWeights } from '../src/weights-cache.js';
 
 const body = randomBytes(300_000);
 const md5 = createHash('md5').update(body).digest('hex');
@@ -183,7 +183,7 @@ test('pullWeights writes the cache record with the sha256, is idempotent, and ve
   const before = process.env.CONVLAB_HOME;
   try {
     process.env.CONVLAB_HOME = home;
-    const source: KnownWeights = { model: 'vgg19', file: 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5', url: server.url, md5, description: 'test' };
+    const source: KnownWeights = { model: 'vgg19', variant: 'notop', file: 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5', url: server.url, md5, description: 'test' };
     const dest = join(home, 'models', 'vgg19', source.file);
     const first = await pullWeights('vgg19', { source, dest });
     t.false(first.alreadyPresent);
@@ -201,6 +201,77 @@ test('pullWeights writes the cache record with the sha256, is idempotent, and ve
   } finally {
     if (before === undefined) delete process.env.CONVLAB_HOME;
     else process.env.CONVLAB_HOME = before;
+    await server.close();
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+// The zoo's files: every known file (classifier and trunk of each model) goes through the same paths.
+const ZOO_KEYS = Object.keys(KNOWN_WEIGHTS).filter((k) => k.includes(':'));
+
+test.serial('every zoo file: the mirror layout, and offline one line naming the file, where it goes and the pull command', async (t) => {
+  t.is(ZOO_KEYS.length, 16); // 8 models x (top, notop)
+  const home = await tmp();
+  const before = { home: process.env.CONVLAB_HOME, mirror: process.env.CONVLAB_WEIGHTS_MIRROR };
+  try {
+    const port = await freePort();
+    process.env.CONVLAB_HOME = home;
+    process.env.CONVLAB_WEIGHTS_MIRROR = `http://127.0.0.1:${port}/keras/`;
+    for (const key of ZOO_KEYS) {
+      const known = knownWeights(key);
+      t.is(known.url, `http://127.0.0.1:${port}/keras/${known.model}/${known.file}`, key);
+      t.is(KNOWN_WEIGHTS[key].url.startsWith('https://storage.googleapis.com/tensorflow/keras-applications/'), true, key);
+      const err = await t.throwsAsync(pullWeights(key), { instanceOf: ConvlabError });
+      t.regex(err!.message, /ECONNREFUSED\): no network\?$/, key);
+      const dest = join(home, 'models', known.model, known.file);
+      t.true(err!.hint!.includes(`place ${known.file}`) && err!.hint!.includes(`at ${dest}`), err!.hint);
+      t.true(err!.hint!.includes(`convlab-models pull ${known.model} --${known.variant}`), err!.hint);
+      t.false(existsSync(dest));
+    }
+  } finally {
+    process.env.CONVLAB_HOME = before.home;
+    if (before.mirror === undefined) delete process.env.CONVLAB_WEIGHTS_MIRROR;
+    else process.env.CONVLAB_WEIGHTS_MIRROR = before.mirror;
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test.serial('every zoo file with a published md5 refuses a wrong download; MobileNetV2 (no hash) records its sha256, resumes, and is checked from then on', async (t) => {
+  const server = await serve();
+  const home = await tmp();
+  const before = { home: process.env.CONVLAB_HOME, mirror: process.env.CONVLAB_WEIGHTS_MIRROR };
+  try {
+    process.env.CONVLAB_HOME = home;
+    process.env.CONVLAB_WEIGHTS_MIRROR = server.url.replace(/\/weights\.h5$/, '');
+    for (const key of ZOO_KEYS.filter((k) => KNOWN_WEIGHTS[k].md5)) {
+      const err = await t.throwsAsync(pullWeights(key), { instanceOf: ConvlabError });
+      t.regex(err!.message, new RegExp(`checksum mismatch .*md5 ${md5}, expected ${KNOWN_WEIGHTS[key].md5}`), key);
+      t.false(existsSync(join(home, 'models', KNOWN_WEIGHTS[key].model, KNOWN_WEIGHTS[key].file)));
+    }
+    t.deepEqual(ZOO_KEYS.filter((k) => !KNOWN_WEIGHTS[k].md5).sort(), ['mobilenet_v2:notop', 'mobilenet_v2:top']);
+    // Cut halfway: the .part stays; the next pull resumes with Range and records the sha256.
+    server.cutAfter = 100_000;
+    await t.throwsAsync(pullWeights('mobilenet_v2:top'), { instanceOf: ConvlabError, message: /stopped at/ });
+    const result = await pullWeights('mobilenet_v2:top');
+    t.true(result.resumedFrom > 0 && result.resumedFrom <= 100_000, String(result.resumedFrom));
+    t.is(server.requests[server.requests.length - 1].range, `bytes=${result.resumedFrom}-`);
+    t.is(result.sha256, sha256);
+    const dest = join(home, 'models', 'mobilenet_v2', 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5');
+    t.is((await readCacheRecord(dest))?.sha256, sha256);
+    t.true((await pullWeights('mobilenet_v2:top')).alreadyPresent);
+    const ok = await verifyCachedWeights('mobilenet_v2:top');
+    t.true(ok.ok);
+    t.false(ok.md5Checked);
+    // A changed file no longer matches the recorded sha256.
+    const { appendFile } = await import('node:fs/promises');
+    await appendFile(dest, 'x');
+    const bad = await verifyCachedWeights('mobilenet_v2:top');
+    t.false(bad.ok);
+    t.regex(bad.problem ?? '', /differs from the one recorded/);
+  } finally {
+    process.env.CONVLAB_HOME = before.home;
+    if (before.mirror === undefined) delete process.env.CONVLAB_WEIGHTS_MIRROR;
+    else process.env.CONVLAB_WEIGHTS_MIRROR = before.mirror;
     await server.close();
     await rm(home, { recursive: true, force: true });
   }

@@ -19,10 +19,13 @@ test('lists the offline models with their native sizes', async (t) => {
 });
 
 test('unknown model names list the valid ones', async (t) => {
-  const err = await t.throwsAsync(loadModel('resnet50'), { instanceOf: ConvlabError });
-  t.regex(err!.message, /unknown model "resnet50"/);
+  const err = await t.throwsAsync(loadModel('resnet18'), { instanceOf: ConvlabError });
+  t.regex(err!.message, /unknown model "resnet18"/);
   t.regex((err as ConvlabError & { hint?: string }).hint ?? '', /mobilenet_v2.*inception_v3/);
-  await t.throwsAsync(loadModel('mobilenet_v2', { weights: '/no/such/file.h5' }), { instanceOf: ConvlabError, message: /bundled weights/ });
+  await t.throwsAsync(loadModel('mobilenet_v2', { weights: '/no/such/file.h5' }), { instanceOf: ConvlabError, message: /mobilenet_v2 weights not found: \/no\/such\/file\.h5/ });
+  const e = await t.throwsAsync(loadModel('resnet50'), { instanceOf: ConvlabError });
+  t.regex(e!.message, /no ImageNet weights for resnet50 on this machine: neither resnet50_weights_tf_dim_ordering_tf_kernels\.h5 nor resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5 is in /);
+  t.regex((e as ConvlabError).hint ?? '', /convlab-models pull resnet50 --top/);
 });
 
 test('random weights are seeded, differ from the default ones, and keep activations alive', async (t) => {

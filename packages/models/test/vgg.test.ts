@@ -171,7 +171,7 @@ test('wrong architecture, corrupt, truncated and missing files give clear errors
   await writeKerasWeightsH5(vgg16, p16);
   vgg16.dispose();
   const wrong = await t.throwsAsync(loadVggModel(19, { weights: p16 }), { instanceOf: ConvlabError });
-  t.regex(wrong!.message, /missing weights for block3_conv4 \(2 weights\), block4_conv4 \(2 weights\), block5_conv4 \(2 weights\)/);
+  t.regex(wrong!.message, /missing weights for block3_conv4 \(kernel \[3,3,256,256\], bias \[256\]\), block4_conv4 \(kernel \[3,3,512,512\], bias \[512\]\), block5_conv4 \(kernel \[3,3,512,512\], bias \[512\]\)/);
 
   const corrupt = join(dir, 'corrupt.h5');
   await writeFile(corrupt, 'this is not an hdf5 file at all');

@@ -12,6 +12,15 @@ export const mergeHandlers: LayerHandler[] = [
   merge(['Maximum'], 'other', (xs) => xs.slice(1).reduce((a, b) => tf.maximum(a, b), xs[0])),
   merge(['Minimum'], 'other', (xs) => xs.slice(1).reduce((a, b) => tf.minimum(a, b), xs[0])),
   {
+    // Inception-ResNet's x + scale * residual (keras-layers.ts; a Keras Lambda in the original).
+    classNames: ['ScaledResidual'],
+    kind: 'add',
+    build: ({ config }) => {
+      const scale = Number(config.scale);
+      return ([x, up]) => tf.add(x, tf.mul(up, scale));
+    },
+  },
+  {
     classNames: ['Concatenate'],
     kind: 'concat',
     build: ({ config }) => {
