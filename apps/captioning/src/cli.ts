@@ -71,6 +71,40 @@ function noArguments(cmd: Command): void {
   if (cmd.args.length) throw new ConvlabError(`unexpected argument "${cmd.args[0]}" for ${cmd.name()}`, { hint: `every input of this command is a flag: run ${PROGRAM} ${cmd.name()} --help` });
 }
 
+/**
+ * extract with --queue: the options are checked here, the shards run on the workers (one progress bar for the
+ * run; Ctrl-C cancels it everywhere) and a worker assembles the cache, byte-identical to a single-process one.
+ * The run id is a hash of the options, so the same command resumes a cancelled or failed run.
+ */
+async function extractOnQueue(url: string, flags: z.input<typeof ExtractOptions>, shardSizeText: string | undefined, signal: AbortSignal, failures: BatchFailures): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  const { resolve } = await import('node:path');
+  const { checkNumber, parseOptions } = await import('@convlab/core');
+  const { createRedisQueue, followRun } = await import('@convlab/jobs/redis');
+  const o = parseOptions(ExtractOptions, flags, 'cli');
+  const shardSize = shardSizeText === undefined ? 512 : Number(shardSizeText);
+  checkNumber(shardSize, '--shard-size', { integer: true, min: 1, max: 1_000_000, example: 512 });
+  // Paths as every worker sees them (a shared mount): absolute.
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  const input = { ...o, features: abs(o.features)!, data: abs(o.data), karpathy: abs(o.karpathy), coco: abs(o.coco), images: abs(o.images), shardSize };
+  const id = `extract-${createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 16)}`;
+  const queue = await createRedisQueue({ url });
+  let info;
+  try {
+    await queue.submit('caption.extract', input, { id, label: `extract into ${input.features}` });
+    info = await followRun(queue, id, { label: 'extract', signal });
+  } finally {
+    await queue.close();
+  }
+  if (info.status !== 'done') {
+    throw new ConvlabError(`extract run ${id} ${info.status}${info.error ? `: ${info.error.message}` : ''}`, { hint: 'run the same command again to resume it (finished shards are kept)' });
+  }
+  const r = info.result as { features: string; images: number; shards: number; failed: { image: string; reason: string }[] };
+  for (const f of r.failed) failures.add(f.image, f.reason);
+  process.stderr.write(`${r.images} images in ${r.features} (${r.shards} shards on the workers)\n`);
+  failures.finish(r.images);
+}
+
 function buildProgram(signal: AbortSignal): Command {
   const program = new Command(PROGRAM)
     .description('Image captioning with a ConvNet encoder and an LSTM decoder (Show and Tell; Show, Attend and Tell): caption photos with a shipped model, or extract features, train, evaluate and export your own.')
@@ -98,11 +132,23 @@ function buildProgram(signal: AbortSignal): Command {
     failures.finish(run.images.length);
   });
 
-  const extract = command(program, 'extract', ExtractOptions, "encode a dataset's images once into a feature cache (resumable); unreadable images are reported, recorded in the cache and left out of training (exit code 3)");
+  const extract = command(program, 'extract', ExtractOptions, "encode a dataset's images once into a feature cache (resumable); unreadable images are reported, recorded in the cache and left out of training (exit code 3)")
+    .option('--queue <url>', 'Redis URL (redis://host:port): extract on convlab-worker machines into the shared --features folder (default: CONVLAB_REDIS_URL, else here)')
+    .option('--shard-size <n>', 'with --queue: images per shard (rounded up to a multiple of --batch; default 512)');
   extract.action(async () => {
     noArguments(extract);
     const failures = new BatchFailures('image');
-    const run = await runExtract(flagText(extract, ExtractOptions), hooks(signal, failures));
+    const { queue, shardSize, ...flags } = flagText(extract, ExtractOptions) as z.input<typeof ExtractOptions> & { queue?: string; shardSize?: string };
+    // The Redis driver is loaded only when a queue is named (--queue or CONVLAB_REDIS_URL).
+    if (queue ?? process.env.CONVLAB_REDIS_URL) {
+      const { redisUrlFrom } = await import('@convlab/jobs/redis');
+      const url = redisUrlFrom(queue);
+      if (url) {
+        await extractOnQueue(url, flags, shardSize, signal, failures);
+        return;
+      }
+    }
+    const run = await runExtract(flags, hooks(signal, failures));
     failures.finish(run.total);
   });
 

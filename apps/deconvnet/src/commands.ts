@@ -34,6 +34,47 @@ const EngineOptions = z.object({
 
 const say = (line: string): void => void process.stderr.write(line + '\n');
 
+/** Scale-out flags of the batch commands (top9): run on convlab-worker machines through Redis. */
+const QueueOptions = z.object({
+  queue: z.string().regex(/^rediss?:\/\//, 'must be a Redis URL: redis://host:port').optional().meta({ description: 'Redis URL (redis://host:port): scan on convlab-worker machines, render here (default: CONVLAB_REDIS_URL, else scan here)', placeholder: 'URL' }),
+  shardSize: z.number().int().min(1).max(100_000).default(256).describe('with --queue: images per shard (rounded up to a multiple of --batch)'),
+});
+
+/**
+ * top9 with --queue: the folder's shards are scanned by the workers (one progress bar for the run, Ctrl-C
+ * cancels it everywhere), merged by a worker, and rendered here into --out exactly as a single-process run.
+ * The run id is a hash of the options, so the same command resumes a cancelled or failed run.
+ */
+async function top9OnQueue(r: Run, url: string): Promise<{ files: string[]; done: true }> {
+  const { createHash } = await import('node:crypto');
+  const { resolve } = await import('node:path');
+  const { createRedisQueue, followRun } = await import('@convlab/jobs/redis');
+  const call = r.call(Top9Options);
+  const { out, ...rest } = call;
+  const input = { ...rest, images: resolve(call.images), model: r.o.model, weights: r.o.weights, seed: r.o.seed, backend: r.o.backend, shardSize: r.o.shardSize, render: false };
+  const id = `top9-${createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 16)}`;
+  const queue = await createRedisQueue({ url });
+  let info;
+  try {
+    await queue.submit('top9.run', input, { id, label: `top9 ${call.layer} over ${call.images}` });
+    info = await followRun(queue, id, { label: 'top9', signal: r.signal });
+  } finally {
+    await queue.close();
+  }
+  if (info.status !== 'done') {
+    throw new ConvlabError(`top9 run ${id} ${info.status}${info.error ? `: ${info.error.message}` : ''}`, { hint: 'run the same command again to resume it (finished shards are kept in Redis)' });
+  }
+  const merged = (info.result as { merged: import('@convlab/visualize').Top9Shard }).merged;
+  const plan = await r.lib.planTop9(r.model, { ...call, out });
+  const render = bar('render', 'unit');
+  const res = await r.lib.renderMergedTop9(r.model, plan, merged, { signal: r.signal, onRender: (done, total) => render.update(done, total), workers: info.worker });
+  render.stop();
+  for (const f of res.failed) r.failures.add(f.file, f.error);
+  say(`top9: ${res.scanned} images scanned in ${merged.shards.length} shards on the workers`);
+  r.failures.finish(res.imageCount);
+  return { files: res.files, done: true };
+}
+
 /** What a command's run gets: the library, the loaded model, its parsed options and checked paths. */
 interface Run {
   lib: Visualize;
@@ -108,9 +149,15 @@ const SPECS: Spec[] = [
   },
   {
     name: 'top9',
-    summary: 'top-9 activations of units over a folder (Z&F Fig. 2), resumable scan',
-    schema: Top9Options,
+    summary: 'top-9 activations of units over a folder (Z&F Fig. 2), resumable scan; --queue scans on worker machines',
+    schema: Top9Options.extend(QueueOptions.shape),
     run: async (r) => {
+      // The Redis driver is loaded only when a queue is named (--queue or CONVLAB_REDIS_URL).
+      if (r.o.queue ?? process.env.CONVLAB_REDIS_URL) {
+        const { redisUrlFrom } = await import('@convlab/jobs/redis');
+        const url = redisUrlFrom(r.o.queue as string | undefined);
+        if (url) return top9OnQueue(r, url);
+      }
       const scan = bar('scan', 'img');
       const render = bar('render', 'unit');
       const reported = new Set<string>();
