@@ -22,6 +22,7 @@ interface Flags {
   only?: string;
   out?: string;
   verbose: boolean;
+  queue?: string;
 }
 
 function program(): Command {
@@ -37,6 +38,7 @@ function program(): Command {
     .addOption(new Option('--quick', 'demo page: smaller, faster figures (implies --demo-only)'))
     .addOption(new Option('--only <SECTIONS>', 'demo page: only these sections, models,style,deconvnet,captioning (implies --demo-only)'))
     .addOption(new Option('--out <DIR>', 'demo page: output folder (default out/demo; implies --demo-only)'))
+    .addOption(new Option('--queue <URL>', 'Redis URL (redis://host:port): run the jobs on convlab-worker machines (default: CONVLAB_REDIS_URL, else here); --runs then defaults to the workers\' (CONVLAB_RUNS, else ~/.convlab/runs)'))
     .addOption(new Option('--verbose', 'print stack traces with errors'))
     .exitOverride()
     .configureOutput({ writeErr: () => undefined })
@@ -100,9 +102,22 @@ await runCli(async (argv, signal) => {
   // The job workers are forked with this process's environment; engine.ts reads CONVLAB_BACKEND.
   if (flags.backend) process.env.CONVLAB_BACKEND = flags.backend;
   const { createStudio } = await import('./server/index.js');
+  // The Redis driver is loaded only when a queue is named (--queue or CONVLAB_REDIS_URL).
+  let redisUrl: string | undefined;
+  let runsDir = flags.runs ? resolve(flags.runs) : undefined;
+  if (flags.queue ?? process.env.CONVLAB_REDIS_URL) {
+    const { redisUrlFrom, defaultRunsDir, safeUrl } = await import('@convlab/jobs/redis');
+    redisUrl = redisUrlFrom(flags.queue);
+    // The workers write job files under their --runs (default CONVLAB_RUNS, else ~/.convlab/runs): the same folder here.
+    if (redisUrl) {
+      runsDir ??= defaultRunsDir();
+      process.stderr.write(`studio: jobs go to the Redis queue ${safeUrl(redisUrl)}; start workers with convlab-worker --queue ${safeUrl(redisUrl)} --runs ${runsDir} --kinds @convlab/style/jobs @convlab/visualize/jobs @convlab/caption/jobs\n`);
+    }
+  }
   const studio = await createStudio({
     root,
-    runsDir: flags.runs ? resolve(flags.runs) : undefined,
+    redisUrl,
+    runsDir,
     host: flags.host,
     port,
     concurrency,

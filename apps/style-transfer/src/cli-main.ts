@@ -29,7 +29,7 @@ export const CliOptions = z.object({
 export function program(): Command {
   const cmd = new Command('convlab-style')
     .description('neural style transfer (Gatys et al.) on offline ConvNet trunks')
-    .usage('--content photo.jpg --style painting.jpg [options]')
+    .usage('--content photo.jpg --style painting.jpg [options]\n       convlab-style batch --content DIR|VIDEO --style painting.jpg --out DIR [--temporal] (see convlab-style batch --help)')
     .addHelpText('after', '\nEvery flag is checked before any work and every output path is probed before the network loads.\nCtrl-C or SIGTERM stops after the current iteration and saves the image, its run record and loss plot.')
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
@@ -52,6 +52,7 @@ export function parseCliArgs(argv: string[]) {
 }
 
 export async function main(argv: string[], signal: AbortSignal): Promise<void> {
+  if (argv[0] === 'batch') return (await import('./batch.js')).batchMain(argv.slice(1), signal);
   const args = parseCliArgs(argv);
   if (args.help) return;
   const { options, resolved, output, html, quiet } = args;

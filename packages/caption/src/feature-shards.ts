@@ -17,11 +17,11 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { checkNumber, ConvlabError, prepareOutputDir, writeJsonAtomic, type z } from '@convlab/core';
-import { extractToCache, readCacheIndex, type CacheIndex, type EncoderSpec, type ExtractToCacheOptions, type FeatureExtractor } from './features.js';
-import { ENCODER_MIN_SIZE, ExtractOptions } from './options.js';
+import { ConvlabError, prepareOutputDir, writeJsonAtomic, type z } from '@convlab/core';
+import { extractToCache, readCacheIndex, sameEncoderWeights, type CacheIndex, type EncoderSpec, type ExtractToCacheOptions, type FeatureExtractor } from './features.js';
+import { ExtractOptions } from './options.js';
 import { checkInputs, checkOneDataset, chooseDataset, hooksOf, loadDataset, parseGiven, refuseOverInputs, type RunHooks } from './runs/common.js';
-import { encoderSpecOf } from './runs/extract.js';
+import { checkEncoderOptions, resolveEncoder } from './runs/extract.js';
 
 export interface FeatureShardRange {
   index: number;
@@ -119,7 +119,7 @@ export async function assembleFeatureCache(
       throw new ConvlabError(`feature shard ${r.index} in ${dir} is incomplete or holds other images (${index.done}/${count})`, { hint: 'run the extraction again: unfinished shards are redone' });
     }
     const first = indexes[0];
-    if (first && (JSON.stringify(first.spec) !== JSON.stringify(index.spec) || first.withGrid !== index.withGrid || first.pooledDim !== index.pooledDim)) {
+    if (first && (JSON.stringify(first.spec) !== JSON.stringify(index.spec) || !sameEncoderWeights(first.weights, index.weights) || first.withGrid !== index.withGrid || first.pooledDim !== index.pooledDim)) {
       throw new ConvlabError(`feature shard ${r.index} was made with another encoder than shard ${ranges[0].index}`, { hint: `delete ${join(features, '.shards')} and extract again` });
     }
     const [h, w, c] = index.gridShape;
@@ -140,6 +140,7 @@ export async function assembleFeatureCache(
   const index: CacheIndex = {
     format: 'convlab-caption-features/1',
     spec: first.spec,
+    ...(first.weights ? { weights: first.weights } : {}),
     images,
     pooledDim: first.pooledDim,
     gridShape: first.gridShape,
@@ -175,14 +176,11 @@ export async function prepareExtract(options: z.input<typeof ExtractOptions>, ho
   const h = hooksOf(hooks);
   checkOneDataset(options, h);
   const { o, given } = parseGiven(ExtractOptions, options, h);
-  const random = o.model === 'random-conv';
-  for (const f of ['layer', 'pool', 'pooledLayers', 'gridPool'] as const) {
-    if (random && given(f)) throw new ConvlabError(`${h.name(f)} does not apply to ${h.name('model')} random-conv`, { hint: `leave out ${h.name(f)}, or use a convnet encoder` });
-  }
-  checkNumber(o.size, h.name('size'), { integer: true, min: ENCODER_MIN_SIZE[o.model], max: 2048, example: Math.max(ENCODER_MIN_SIZE[o.model], 224) });
+  checkEncoderOptions(o, given, h);
   const dataset = chooseDataset(o, h, 'extract');
-  const spec = encoderSpecOf(o);
   checkInputs(dataset.inputs);
+  // The encoder's weights must be on this machine too (each worker loads them from its own weights cache).
+  const spec = await resolveEncoder(o, h);
   refuseOverInputs(o.features, h.name('features'), dataset.inputs);
   const out = await prepareOutputDir(o.features, { flag: h.name('features'), inputs: dataset.inputs.map((i) => i.path) });
   const ds = loadDataset(dataset, h);

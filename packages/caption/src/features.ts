@@ -2,7 +2,7 @@
  * Image encoders and the on-disk feature cache. The encoder is frozen, so features are computed once per
  * image: a pooled vector (Show and Tell) and optionally the spatial grid (Show, Attend and Tell).
  *
- * Cache layout (<dir>/): index.json {spec, images, pooledDim, gridShape, done, failed}, pooled.f32 (done x
+ * Cache layout (<dir>/): index.json {spec, weights, images, pooledDim, gridShape, done, failed}, pooled.f32 (done x
  * pooledDim float32), grid.f16 (done x h*w*c float16). Batches are appended and `done` is advanced atomically
  * after the data is on disk, so an interrupted run resumes where it stopped. Images that cannot be read are
  * listed in `failed` (name -> reason) with zero rows, skipped by training and evaluation, retried by a rerun.
@@ -21,6 +21,14 @@ export interface EncoderSpec {
   type: 'convnet' | 'random-conv';
   /** Registry name for 'convnet', e.g. 'mobilenet_v2'. */
   model?: string;
+  /**
+   * Which weights of `model` (@convlab/models' `weights` option): 'imagenet' (the Keras-applications ImageNet
+   * file in the weights cache), 'random' (seeded with `seed`, default 0), or an absolute path to a Keras .h5
+   * file. Absent: the model's default (nsfwjs's offline trunk for mobilenet_v2 / inception_v3, the cached
+   * notop file for VGG, ImageNet for resnet* / inception_resnet_v2). Absent in caches and models made before
+   * the option existed, which therefore still match.
+   */
+  weights?: string;
   /** Layer whose output is the grid, e.g. 'out_relu'. */
   layer: string;
   /** Images are resized (squashed, as Flickr8k's 224x224 copies are) to [height, width]. */
@@ -52,8 +60,23 @@ export interface Features {
   grid: Float32Array;
 }
 
+/** Which weights an encoder ran with (the models package's `net.weights`), as the cache index and run records store it. */
+export interface EncoderWeights {
+  /** 'imagenet', 'nsfwjs', 'random' or 'file'. */
+  kind?: string;
+  /** For 'imagenet': the file with the classifier ('top') or the trunk file ('notop'). */
+  variant?: string;
+  /** File path, or 'random'. */
+  source: string;
+  description: string;
+  /** sha256 of the cached download, where the weights cache recorded one. */
+  sha256?: string;
+}
+
 export interface FeatureExtractor {
   spec: EncoderSpec;
+  /** The weights in use. */
+  weights?: EncoderWeights;
   pooledDim: number;
   /** [h, w, c] */
   gridShape: [number, number, number];
@@ -83,10 +106,18 @@ async function readFeatures(grid: Tensor4D, pool: EncoderSpec['pool']): Promise<
   return { pooled: p as Float32Array, grid: g as Float32Array };
 }
 
+/** The loadModel options of an encoder spec: its weights, and no classifier head (only the trunk is tapped). */
+export function encoderLoadOptions(spec: EncoderSpec): { weights?: string; seed?: number; includeHead: false } {
+  if (spec.weights === undefined) return { includeHead: false };
+  return { weights: spec.weights, includeHead: false, ...(spec.weights === 'random' ? { seed: spec.seed ?? 0 } : {}) };
+}
+
 /** A @convlab/models backbone, frozen. */
 export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtractor> {
   const { loadModel } = await import('@convlab/models');
-  const net = await loadModel(spec.model ?? 'mobilenet_v2', {});
+  const net = await loadModel(spec.model ?? 'mobilenet_v2', encoderLoadOptions(spec));
+  const { kind, variant, source, description, sha256 } = net.weights;
+  const weights: EncoderWeights = { ...(kind ? { kind } : {}), ...(variant ? { variant } : {}), source, description, ...(sha256 ? { sha256 } : {}) };
   const layer = net.resolveLayer(spec.layer);
   const [h, w, c] = net.outputShapeFor(layer, spec.inputSize) as [number, number, number];
   const k = spec.gridPool ?? 1;
@@ -101,6 +132,7 @@ export async function convnetExtractor(spec: EncoderSpec): Promise<FeatureExtrac
   const pooledDim = spec.pool === 'flatten' ? h * w * c : perLayer * pooledLayers.reduce((sum, l) => sum + (net.outputShapeFor(l, spec.inputSize)[2] as number), 0);
   return {
     spec,
+    weights,
     pooledDim,
     gridShape: [Math.ceil(h / k), Math.ceil(w / k), c],
     async extract(images) {
@@ -138,6 +170,7 @@ export function randomConvExtractor(spec: EncoderSpec): FeatureExtractor {
   const gw = 4;
   return {
     spec,
+    weights: { kind: 'random', source: 'random', description: `fixed random two-layer conv net, seed ${spec.seed ?? 7}` },
     pooledDim: spec.pool === 'mean' ? 48 : gh * gw * 48,
     gridShape: [gh, gw, 48],
     async extract(images) {
@@ -164,8 +197,14 @@ export async function createExtractor(spec: EncoderSpec): Promise<FeatureExtract
   return spec.type === 'random-conv' ? randomConvExtractor(spec) : convnetExtractor(spec);
 }
 
+/** 'imagenet', 'random' or 'file' for an encoder spec's weights choice (nothing for the model's default). */
+function weightsTag(spec: EncoderSpec): string[] {
+  if (spec.weights === undefined || spec.weights === 'default') return [];
+  return [spec.weights === 'imagenet' ? 'imagenet' : spec.weights === 'random' ? `random${spec.seed ?? 0}` : 'file'];
+}
+
 export function encoderId(spec: EncoderSpec): string {
-  return [spec.type, spec.model ?? `seed${spec.seed ?? 7}`, spec.layer, spec.inputSize.join('x'), spec.pool, ...(spec.gridPool && spec.gridPool > 1 ? [`grid${spec.gridPool}`] : [])].join('-');
+  return [spec.type, spec.model ?? `seed${spec.seed ?? 7}`, ...weightsTag(spec), spec.layer, spec.inputSize.join('x'), spec.pool, ...(spec.gridPool && spec.gridPool > 1 ? [`grid${spec.gridPool}`] : [])].join('-');
 }
 
 /**
@@ -196,6 +235,8 @@ export async function encodeImageFiles(extractor: FeatureExtractor, paths: strin
 export interface CacheIndex {
   format: 'convlab-caption-features/1';
   spec: EncoderSpec;
+  /** The weights the encoder ran with (kind, variant, file, sha256); absent in caches made before it was recorded. */
+  weights?: EncoderWeights;
   images: string[];
   pooledDim: number;
   gridShape: [number, number, number];
@@ -269,6 +310,20 @@ export function readCacheIndex(dir: string): CacheIndex {
   return index;
 }
 
+/**
+ * Whether two weights records name the same weights: the same kind, the same sha256 where both have one, the same
+ * file for 'file' weights, the same seed for 'random'. (An ImageNet cache holding the classifier file and one
+ * holding the trunk file give the same trunk.) A record missing on either side (an older cache) matches.
+ */
+export function sameEncoderWeights(a: EncoderWeights | undefined, b: EncoderWeights | undefined): boolean {
+  if (!a || !b) return true;
+  if (a.kind !== b.kind) return false;
+  if (a.sha256 && b.sha256 && a.sha256 !== b.sha256) return false;
+  if (a.kind === 'file' && a.source !== b.source) return false;
+  if (a.kind === 'random' && a.description !== b.description) return false;
+  return true;
+}
+
 function rethrowUnlessUserError(err: unknown): ConvlabError {
   if (err instanceof ConvlabError) return err;
   throw err;
@@ -294,6 +349,7 @@ export async function extractToCache(dir: string, extractor: FeatureExtractor, i
   let index: CacheIndex = {
     format: 'convlab-caption-features/1',
     spec: extractor.spec,
+    ...(extractor.weights ? { weights: extractor.weights } : {}),
     images,
     pooledDim,
     gridShape: extractor.gridShape,
@@ -313,11 +369,12 @@ export async function extractToCache(dir: string, extractor: FeatureExtractor, i
     const same =
       !!old &&
       JSON.stringify(old.spec) === JSON.stringify(extractor.spec) &&
+      sameEncoderWeights(old.weights, extractor.weights) &&
       Array.isArray(old.images) &&
       old.images.length === images.length &&
       old.images.every((x, i) => x === images[i]) &&
       old.withGrid === withGrid;
-    if (same) index = { ...old!, failed: { ...(old!.failed ?? {}) } };
+    if (same) index = { ...old!, ...(extractor.weights ? { weights: extractor.weights } : {}), failed: { ...(old!.failed ?? {}) } };
     else replaced = true;
   }
   const pooledFd = openSync(join(dir, 'pooled.f32'), existsSync(join(dir, 'pooled.f32')) ? 'r+' : 'w+');

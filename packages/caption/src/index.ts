@@ -2,7 +2,7 @@
 // then the pieces they are made of.
 export * from './options.js';
 export { hooksOf, type RunHooks } from './runs/common.js';
-export { runExtract, encoderSpecOf, type ExtractRun } from './runs/extract.js';
+export { runExtract, encoderSpecOf, encoderWeightsChoice, describePreprocessing, type ExtractRun } from './runs/extract.js';
 export { planFeatureShards, extractFeatureShard, assembleFeatureCache, prepareExtract, shardDir, type FeatureShardRange, type FeatureShardResult, type AssembleResult, type PreparedExtract } from './feature-shards.js';
 export { runTrain, resolveTrainOptions, writeTrainingPlots, type TrainRun, type ResolvedTrainOptions } from './runs/train.js';
 export { runEval, type EvalRun } from './runs/eval.js';

@@ -17,9 +17,58 @@ export const DECODERS = ['show-tell', 'show-attend-tell'] as const;
 /** Splits a command can name (`unused` images of a Karpathy file are never trained or scored). */
 export const SPLITS = ['train', 'val', 'test', 'restval'] as const;
 /** Encoders `extract` can use, with the smallest input side each accepts. */
-export const ENCODER_MIN_SIZE = { mobilenet_v2: 32, inception_v3: 75, vgg16: 32, vgg19: 32, 'random-conv': 16 } as const;
+export const ENCODER_MIN_SIZE = {
+  mobilenet_v2: 32,
+  inception_v3: 75,
+  vgg16: 32,
+  vgg19: 32,
+  resnet50: 32,
+  resnet101: 32,
+  resnet152: 32,
+  inception_resnet_v2: 75,
+  'random-conv': 16,
+} as const;
 export type EncoderName = keyof typeof ENCODER_MIN_SIZE;
 export const ENCODERS = Object.keys(ENCODER_MIN_SIZE) as [EncoderName, ...EncoderName[]];
+
+/**
+ * The input side each encoder was trained at (its weights' native size, as @convlab/models' `modelTransforms`
+ * gives it; a test checks they agree): extract's default --size. Declared here so that this module loads no tfjs.
+ */
+export const ENCODER_NATIVE_SIZE: Record<EncoderName, number> = {
+  mobilenet_v2: 224,
+  inception_v3: 299,
+  vgg16: 224,
+  vgg19: 224,
+  resnet50: 224,
+  resnet101: 224,
+  resnet152: 224,
+  inception_resnet_v2: 299,
+  'random-conv': 224,
+};
+
+/**
+ * The default grid layer of each convnet encoder: the last conv block before global pooling (what Keras's
+ * `avg_pool` averages, so `--pool mean` gives the classifier's own feature vector), except for InceptionV3 with
+ * its offline nsfwjs weights, whose ImageNet-only layers end at mixed5: there the shipped models' `mixed6`.
+ * VGG: conv5_3 / conv5_4 before the last max pool, the 14x14x512 grid of Xu et al. 2015.
+ */
+export function defaultEncoderLayer(model: Exclude<EncoderName, 'random-conv'>, weights: string | undefined): string {
+  switch (model) {
+    case 'mobilenet_v2':
+      return 'out_relu';
+    case 'inception_v3':
+      return weights === undefined || weights === 'default' || weights === 'random' ? 'mixed6' : 'mixed10';
+    case 'vgg16':
+      return 'block5_conv3';
+    case 'vgg19':
+      return 'block5_conv4';
+    case 'inception_resnet_v2':
+      return 'conv_7b_ac';
+    default:
+      return 'conv5_block3_out'; // resnet50 / 101 / 152: the last block of stage 5
+  }
+}
 
 /**
  * An integer in [min, max]; without max, unbounded above. (zod's `.int()` also caps at 2^53 - 1, which the
@@ -58,7 +107,20 @@ export const ExtractOptions = z.object({
   features: path('feature cache folder to write (an interrupted run resumes)', 'DIR'),
   grid: z.boolean().default(false).describe('also store the spatial grid (float16), needed by the attention decoder'),
   model: z.enum(ENCODERS).default('mobilenet_v2').describe('encoder network (random-conv: a fixed seeded conv net for synthetic scenes)'),
-  layer: z.string().min(1, 'must not be empty').optional().meta({ description: 'layer whose output is the grid (default out_relu; not for random-conv)', placeholder: 'LAYER' }),
+  weights: z
+    .string()
+    .min(1, 'must not be empty')
+    .optional()
+    .meta({
+      description:
+        "encoder weights: imagenet (Keras's ImageNet file, `convlab-models pull MODEL`), a Keras .h5 path, or random (untrained; tests, timing). Default: mobilenet_v2/inception_v3 the offline nsfwjs trunk, vgg the cached notop file, resnet*/inception_resnet_v2 imagenet",
+      placeholder: 'imagenet|FILE|random',
+    }),
+  layer: z
+    .string()
+    .min(1, 'must not be empty')
+    .optional()
+    .meta({ description: 'layer whose output is the grid (default per model: out_relu, mixed6 (nsfwjs) / mixed10 (imagenet), block5_conv3/4, conv5_block3_out, conv_7b_ac; not for random-conv)', placeholder: 'LAYER' }),
   pooledLayers: z
     .array(z.string().min(1, 'must not be empty'))
     .min(1)
@@ -66,9 +128,11 @@ export const ExtractOptions = z.object({
     .meta({ description: 'layers whose pooled vectors are concatenated, e.g. mixed6,mixed7 (default: --layer)', placeholder: 'LAYERS' }),
   pool: z.enum(['mean', 'mean+max']).optional().describe('how each pooled vector is formed from its grid (default mean)'),
   gridPool: int(1, 64).optional().describe('average-pool the stored grid with this window, e.g. 2: 17x17 -> 9x9 (default 1)'),
-  size: int(16, 2048).default(224).describe("input side in pixels, from the encoder's minimum (InceptionV3 75, MobileNetV2/VGG 32, random-conv 16)"),
+  size: int(16, 2048)
+    .optional()
+    .describe("input side in pixels (default: the encoder's native size, 299 for InceptionV3 and Inception-ResNet-v2, else 224), from its minimum (Inception* 75, random-conv 16, else 32)"),
   batch: int(1, 256).default(8).describe('images per forward pass'),
-  seed: SEED.optional().describe('seed of the random-conv encoder (default 7)'),
+  seed: SEED.optional().describe('seed of the random-conv encoder (default 7) or of --weights random (default 0)'),
   backend,
 });
 export type ExtractOptions = z.output<typeof ExtractOptions>;

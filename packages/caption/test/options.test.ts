@@ -56,7 +56,8 @@ test('defaults and ranges: the documented ones', (t) => {
   t.like(train, { objective: 'xe', epochs: 10, batch: 64, lr: 2e-3, lrDecay: 0.8, lrDecayEvery: 1, hidden: 256, embed: 256, dropout: 0.3, minCount: 5, maxLength: 16, patience: 3, valLimit: 500, metric: 'CIDEr-D', seed: 1, samples: 5 });
   t.like(parseOptions(PredictOptions, { images: ['a.jpg'] }, 'code'), { model: DEFAULT_MODEL, beam: 3, maxLength: 20, blockTrigrams: false });
   t.like(parseOptions(EvalOptions, { features: 'f' }, 'code'), { split: 'test', beam: 3 });
-  t.like(parseOptions(ExtractOptions, { features: 'f' }, 'code'), { model: 'mobilenet_v2', size: 224, batch: 8, grid: false });
+  t.like(parseOptions(ExtractOptions, { features: 'f' }, 'code'), { model: 'mobilenet_v2', batch: 8, grid: false });
+  t.is(parseOptions(ExtractOptions, { features: 'f' }, 'code').size, undefined); // the encoder's native size, filled by extract
   t.like(parseOptions(SynthOptions, { out: 'o' }, 'code'), { count: 1000, seed: 1, size: 64, format: 'png' });
   // SCST's own defaults apply to the fields not given.
   const given = (fields: string[]) => (f: string) => fields.includes(f);

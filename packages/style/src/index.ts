@@ -19,3 +19,4 @@ export { writeLossPlot, lossSeries } from './plot.js';
 export { styleReportSections, writeStyleReport } from './report.js';
 export { createProgressReporter } from './progress.js';
 export * from './outputs.js';
+export * from './batch.js';

@@ -16,7 +16,9 @@ import { StylizeOptions, parseStylizeOptions, totalIterations } from './options.
 /** Previews per run when `saveEvery` is not given. */
 const PREVIEWS = 25;
 
-export const StylizeJobInput = StylizeOptions.omit({ backend: true, maxMemoryGb: true }).extend({
+export const StylizeJobInput = StylizeOptions.omit({ backend: true, maxMemoryGb: true, initImage: true }).extend({
+  // A starting image (init 'image') is for batch --temporal (batch-kinds.ts), not the studio's one-image job.
+  init: z.enum(['content', 'style', 'noise']).default('content').describe('starting image'),
   content: z.string().min(1, 'give a content image').meta({ description: 'content image', image: true }),
   style: z.array(z.string().min(1, 'give a style image')).min(1, 'give at least one style image').meta({ description: 'style image(s)', image: true }),
   weights: z.enum(['default', 'random']).default('default').describe("the backbone's shipped weights, or random ones"),

@@ -66,6 +66,17 @@ export const BACKBONE_DEFAULTS: Record<Backbone, BackboneDefaults> = {
   },
 };
 
+/**
+ * Pooling when --pool is not given: VGG16/19 with trained weights (`imagenet`, `default` = the cached Keras file,
+ * or a file given by path) run the classic setup of jcjohnson/neural-style and the PyTorch tutorial: the
+ * layers above and the network's own max pooling. Everything else (the offline trunks, random weights, the
+ * random multi-scale net) keeps average pooling, the variant Gatys et al. preferred and the one the defaults
+ * were measured with.
+ */
+export function defaultPool(backbone: Backbone, weights: string): 'avg' | 'max' {
+  return (backbone === 'vgg16' || backbone === 'vgg19') && weights !== 'random' ? 'max' : 'avg';
+}
+
 export const DEFAULT_BACKBONE: Backbone = 'inception_v3';
 /** Learning rate when --lr is not given, per optimiser. */
 export const DEFAULT_LR = { lbfgs: 1, adam: 0.03 } as const;
@@ -98,7 +109,10 @@ export const StylizeOptions = z.object({
   styleBlend: z.array(z.number().min(0)).optional().meta({ description: 'blend weights of the styles (default equal)', placeholder: 'W[,W...]' }),
   // network and losses
   backbone: z.enum(BACKBONES).default(DEFAULT_BACKBONE).meta({ description: `feature network: ${BACKBONES.join(', ')}`, placeholder: 'NAME' }),
-  weights: z.string().default('default').meta({ description: 'default | random | path to VGG .h5 / tfjs folder', placeholder: 'W' }),
+  weights: z
+    .string()
+    .default('default')
+    .meta({ description: "default | imagenet (Keras's ImageNet file from the weights cache, `convlab-models pull`) | random | path to a Keras .h5 / tfjs folder", placeholder: 'W' }),
   contentLayers: z.array(z.string()).optional().meta({ description: `content layers (${perBackbone(d.contentLayers)})`, placeholder: 'L[,L]' }),
   styleLayers: z.array(z.string()).optional().meta({ description: `style layers (${perBackbone(d.styleLayers)})`, placeholder: 'L[,L...]' }),
   styleLayerWeights: z.array(z.number().min(0)).optional().meta({ description: 'per-layer style weights w_l (default equal)', placeholder: 'W[,W...]' }),
@@ -110,13 +124,14 @@ export const StylizeOptions = z.object({
   contentNorm: z.enum(['variance', 'gatys']).default('variance').describe("content loss: mean squared error / target variance, or Gatys' 1/2 sum"),
   softmaxTemperature: z.number().min(0).default(0).meta({ description: 'softmax features (Wang et al. 2021) at this temperature; 0 = off', placeholder: 'T' }),
   swProjections: z.number().int().min(1).max(65536).optional().meta({ description: 'sliced-Wasserstein directions per layer (default: channel count)', placeholder: 'K' }),
-  pool: z.enum(['avg', 'max']).default('avg').describe("pooling inside the network (avg: Gatys et al. 2016; max: the network's own)"),
+  pool: z.enum(['avg', 'max']).optional().describe("pooling inside the network (avg: Gatys et al.'s variant; max: the network's own). Default max for VGG with trained weights (the classic setup), else avg"),
   // optimisation
   optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('optimiser of the image'),
   iterations: z.number().int().min(1).max(MAX_ITERATIONS).default(200).describe('iterations of the final stage'),
   stageIterations: z.number().int().min(1).max(MAX_ITERATIONS).optional().describe('iterations of each earlier multi-scale stage (default: --iterations)'),
   lr: z.number().gt(0).max(1e6).optional().describe(`learning rate (default ${DEFAULT_LR.lbfgs} for lbfgs, ${DEFAULT_LR.adam} for adam)`),
-  init: z.enum(['content', 'style', 'noise']).default('content').describe('starting image'),
+  init: z.enum(['content', 'style', 'noise', 'image']).default('content').describe('starting image (image: --init-image, e.g. the previous frame of a video)'),
+  initImage: ImageInput.optional().meta({ description: 'starting image with --init image (resized to each stage); batch --temporal sets it per frame', placeholder: 'PATH' }),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('same seed + same backend = same image bit for bit'),
   // size and colour
   size: z.number().int().min(16).max(MAX_SIZE).default(512).meta({ description: 'longer side of the output in px', placeholder: 'PX' }),
@@ -143,6 +158,7 @@ export type ParsedStylizeOptions = z.output<typeof StylizeOptions>;
 
 /** Every default filled (per backbone and optimiser), weights normalised, and the multi-scale stage sizes. */
 export interface ResolvedStylizeOptions extends ParsedStylizeOptions {
+  pool: 'avg' | 'max';
   styleBlend: number[];
   contentLayers: string[];
   styleLayers: string[];
@@ -195,6 +211,8 @@ export function resolveStylizeOptions(o: ParsedStylizeOptions, source: OptionSou
   if (styleLayers.length === 0) bad('styleLayers', 'no style layer given', 'name at least one layer');
   if (contentLayers.length === 0 && contentWeight > 0) bad('contentLayers', 'no content layer given', 'name a layer or set the content weight to 0');
   if (contentWeight + styleWeight === 0) bad('styleWeight', 'content and style weights are both 0', 'give the style a positive weight');
+  if (o.init === 'image' && (o.initImage === undefined || o.initImage === '')) bad('initImage', 'init is image but no starting image is given', `pass ${name('initImage')} PATH (or choose another ${name('init')})`);
+  if (o.init !== 'image' && o.initImage !== undefined) bad('initImage', `a starting image is given but init is ${o.init}`, `add ${name('init')} image to start from it, or leave ${name('initImage')} out`);
   const stages = stageSizes(o.size, o.multiscale);
   for (const s of stages) checkNumber(s, name('multiscale'), STAGE_RANGE);
   if (stages[stages.length - 1] !== o.size) bad('multiscale', `the last stage (${stages[stages.length - 1]}) must equal size (${o.size})`, 'end the stage list with the output size');
@@ -207,6 +225,7 @@ export function resolveStylizeOptions(o: ParsedStylizeOptions, source: OptionSou
     contentWeight,
     styleWeight,
     tvWeight: o.tvWeight ?? d.tvWeight,
+    pool: o.pool ?? defaultPool(o.backbone, o.weights),
     stageIterations: o.stageIterations ?? o.iterations,
     lr: o.lr ?? DEFAULT_LR[o.optimizer],
     stages,

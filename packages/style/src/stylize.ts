@@ -69,9 +69,10 @@ async function readImage(input: string | RgbImage, what: string): Promise<RgbIma
 export async function loadFeatureNet(backbone: Backbone, weights: string, seed: number): Promise<FeatureNet> {
   if (backbone === 'random_multiscale') return randomMultiscaleNet({ seed });
   const models = (await import('@convlab/models')) as unknown as {
-    loadModel(name: string, options: { weights?: string; seed?: number }): Promise<ConvNetLike>;
+    loadModel(name: string, options: { weights?: string; seed?: number; includeHead?: boolean }): Promise<ConvNetLike>;
   };
-  return fromConvNet(await models.loadModel(backbone, { weights, seed }));
+  // The features stop at the last conv block: a VGG file with its classifier must not load ~480 MB of fc weights.
+  return fromConvNet(await models.loadModel(backbone, { weights, seed, includeHead: false }));
 }
 
 /** Features before the style statistics: softmax features (Wang et al. 2021) when a temperature is set. */
@@ -79,7 +80,13 @@ function featureTransform(o: ResolvedStylizeOptions): ((f: Tensor) => Tensor) | 
   return o.softmaxTemperature > 0 ? (f) => softmaxFeatures(f, o.softmaxTemperature) : undefined;
 }
 
-function initialImage(net: FeatureNet, o: ResolvedStylizeOptions, content: RgbImage, style: RgbImage): Promise<Tensor4D> | Tensor4D {
+function initialImage(net: FeatureNet, o: ResolvedStylizeOptions, content: RgbImage, style: RgbImage, init?: RgbImage): Promise<Tensor4D> | Tensor4D {
+  // --init image (batch --temporal: the previous frame's result), resized to this stage.
+  if (o.init === 'image' && init) {
+    // Luminance-only transfer optimises a gray image: start from the starting image's luminance.
+    const start = o.preserveColor === 'luminance' ? luminanceImage(init, o.colorSpace) : init;
+    return resizeImage(start, { width: content.width, height: content.height }).then((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
+  }
   if (o.init === 'content') return tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(content), 0)));
   if (o.init === 'noise') {
     return tf.tidy(() => net.preprocess(tf.randomUniform([1, content.height, content.width, 3], 0, 255, 'float32', opSeed(o.seed))));
@@ -98,6 +105,7 @@ export async function stylize(
   const o = parseStylizeOptions(options as Record<string, unknown>, 'code');
   const contentFull = await readImage(o.content, 'content image');
   const stylesFull = await Promise.all(o.style.map((s, i) => readImage(s, `style image ${i + 1}`)));
+  const initFull = o.init === 'image' && o.initImage !== undefined ? await readImage(o.initImage, 'init image') : undefined;
   const engine = await initEngine({ backend: o.backend, log: false });
   hooks.onEngine?.(engine);
 
@@ -172,7 +180,7 @@ export async function stylize(
       const targets = gatysTargets(net, o, { content: contentX, styles: styleXs }, { content: contentLayers, style: styleLayers }, STYLE_LOSSES[o.styleLoss], transform);
       styleXs.forEach((t) => t.dispose());
       let x0: Tensor4D;
-      if (!x) x0 = await initialImage(net, o, contentStage, stylesStage[0]);
+      if (!x) x0 = await initialImage(net, o, contentStage, stylesStage[0], initFull);
       else {
         const prev = x;
         x0 = tf.tidy(() => tf.image.resizeBilinear(prev, [h, w], true));

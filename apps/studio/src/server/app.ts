@@ -32,6 +32,11 @@ export interface StudioOptions {
   concurrency?: number;
   /** A queue to use instead of the embedded one (the studio does not close a queue it was given). */
   queue?: JobQueue;
+  /**
+   * A Redis URL (redis://host:port): jobs go to convlab-worker machines through @convlab/jobs' Redis driver,
+   * with the same kinds modules (start workers with --kinds for them and --runs at this runs folder's path).
+   */
+  redisUrl?: string;
   /** Kind modules (package specifiers or absolute paths); default the three pipelines'. */
   kindModules?: readonly string[];
   /** Submit the landing page's demo jobs at start (default true). */
@@ -93,8 +98,17 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
 
   const kinds = await loadKinds(kindModules);
   const ownQueue = !options.queue;
+  let driver: Record<string, unknown> = { driver: ownQueue ? 'embedded' : 'custom', concurrency };
+  let redisQueue: import('@convlab/jobs/redis').RedisJobQueue | undefined;
+  if (!options.queue && options.redisUrl) {
+    // Loaded only when asked for: the Redis driver (BullMQ); progress of sharded runs comes from its events.
+    const { createRedisQueue, safeUrl } = await import('@convlab/jobs/redis');
+    redisQueue = await createRedisQueue({ url: options.redisUrl, modules: [...kindModules], runsDir });
+    driver = { driver: 'redis', url: safeUrl(options.redisUrl), runsDir };
+  }
   const queue =
     options.queue ??
+    redisQueue ??
     (await createEmbeddedQueue({
       runsDir,
       modules: kindModules,
@@ -152,7 +166,12 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
   app.get('/api/health', async () => ({
     ok: true,
     version,
-    queue: { driver: (queue as { driver?: string }).driver ?? (ownQueue ? 'embedded' : 'custom'), concurrency },
+    queue: {
+      ...driver,
+      driver: (queue as { driver?: string }).driver ?? driver.driver,
+      // The Redis driver's workers (host, pid, backend) that reported in the last 30 s.
+      ...(redisQueue ? { workers: await redisQueue.workers().catch(() => []) } : {}),
+    },
     sse: { clients: hub.size, delivered: hub.delivered },
   }));
   app.get('/api/kinds', async () =>
