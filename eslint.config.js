@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', '**/.nx/**', '**/out/**', '**/*.min.js', '**/vendor/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', '**/.nx/**', '**/out/**', '**/*.min.js', '**/vendor/**', '**/web-dist/**', '**/test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, saveImage } from '@convlab/core';
 import { createRedisQueue } from '../../packages/jobs/src/redis/index.js';
-import { startRedis, startWorker, stopAll, until, type WorkerProcess } from '../../packages/jobs/test/redis-helpers.js';
+import { startRedis, startWorker, stopAll, until, type WorkerProcess } from '../../tests/scale-out/redis-helpers.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,10 @@ import { BACKEND_ORDER, BatchFailures, ConvlabError, addOptions, createProgress,
 import type { ConvNet } from '@convlab/models';
 import {
   AttributeOptions,
+  DeepDreamOptions,
+  DossierOptions,
   FeaturesOptions,
+  FeatureVizOptions,
   FigureOptions,
   FiltersOptions,
   LayersOptions,
@@ -97,6 +100,8 @@ interface Spec {
   images?: string;
   /** Commands with --layer/--unit/--class. */
   target?: boolean;
+  /** The images prepareRunIo checks, when not the positionals / --images (e.g. dossier's "bundled" is none). */
+  inputs?(o: Record<string, unknown>): string | string[] | undefined;
   /** Returns the files written; counts images for the batch summary unless it returns {done}. */
   run(r: Run): Promise<string[] | { files: string[]; done: true }>;
 }
@@ -188,6 +193,42 @@ const SPECS: Spec[] = [
     },
   },
   {
+    name: 'featureviz',
+    summary: 'feature visualization by optimization (Olah et al. 2017): images that maximise a unit, channel, neuron, direction or class',
+    schema: FeatureVizOptions,
+    run: async (r) => {
+      const progress = bar('optimize', 'step');
+      const res = await r.lib.runFeatureViz(r.model, r.call(FeatureVizOptions), { ...r.hooks, onStep: (step, steps, value) => progress.update(step, steps, { objective: value.toPrecision(4) }) });
+      progress.stop();
+      say(`featureviz: objective ${res.start.map((v) => v.toPrecision(3)).join(', ')} -> ${res.final.map((v) => v.toPrecision(3)).join(', ')} (${res.seconds.toFixed(1)} s)`);
+      return { files: res.files, done: true };
+    },
+  },
+  {
+    name: 'deepdream',
+    summary: 'DeepDream (Mordvintsev et al. 2015): a photo changed to excite a layer, octave by octave',
+    schema: DeepDreamOptions,
+    inputs: (o) => o.image as string,
+    run: async (r) => {
+      const progress = bar('dream', 'step');
+      const res = await r.lib.runDeepDream(r.model, r.call(DeepDreamOptions), { ...r.hooks, onStep: (step, steps, value) => progress.update(step, steps, { objective: value.toPrecision(4) }) });
+      progress.stop();
+      say(`deepdream: objective ${res.start[0].toPrecision(3)} -> ${res.final[0].toPrecision(3)} (${res.seconds.toFixed(1)} s)`);
+      return { files: res.files, done: true };
+    },
+  },
+  {
+    name: 'dossier',
+    summary: 'one HTML report on a unit: top-9 with deconvnet and guided projections, feature visualization, receptive field; maps with faithfulness and sanity check (for --class)',
+    schema: DossierOptions,
+    inputs: (o) => (o.images === 'bundled' ? undefined : (o.images as string)),
+    run: async (r) => {
+      const res = await r.lib.runDossier(r.model, r.call(DossierOptions), { ...r.hooks, onStage: () => undefined });
+      say(`dossier: ${Object.entries(res.timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}; report ${res.report}`);
+      return { files: res.files, done: true };
+    },
+  },
+  {
     name: 'features',
     summary: 'all channels of a layer as a grid',
     schema: FeaturesOptions,
@@ -254,7 +295,7 @@ async function execute(spec: Spec, positionals: string[], flags: Record<string, 
   if (spec.target) targetOf(o);
   // 2. Inputs and outputs: image files found, output folders refused or created and probed.
   const writes = 'out' in spec.schema.shape;
-  const io = await prepareRunIo({ images: o.images as string | string[] | undefined, out: writes ? (o.out as string) : undefined, cache: o.cache as string | undefined, weights: o.weights as string | undefined });
+  const io = await prepareRunIo({ images: spec.inputs ? spec.inputs(o) : (o.images as string | string[] | undefined), out: writes ? (o.out as string) : undefined, cache: o.cache as string | undefined, weights: o.weights as string | undefined });
   let model: ConvNet | undefined;
   let written: string[] | { files: string[]; done: true };
   const failures = new BatchFailures('image', say);

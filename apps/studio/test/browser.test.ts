@@ -2,7 +2,7 @@
  * End to end in a real browser: the studio (server, embedded queue, the three pipelines' job kinds, the built
  * front end) in this process on a free loopback port, driven by Debian's chromium through playwright-core.
  * Each page is opened and used the way a person would: a small style job runs to its result (and one is
- * cancelled), a visualization shows its panels and a top-9 grid, a sample photo is captioned and its attention
+ * cancelled), a visualization shows its panels and a top-9 grid, a feature visualization shows its images, a sample photo is captioned and its attention
  * maps are stepped through, the Runs page lists the jobs and re-runs one. Screenshots of every page go to
  * apps/studio/test-artifacts/ (git-ignored).
  *
@@ -145,6 +145,41 @@ if (SKIP) {
     await shot(page, 'visualize');
   });
 
+  test.serial('visualize page: a feature visualization forms live and shows its images; a bad objective is named', async (t) => {
+    const page = await open(t, '#/visualize');
+    await page.waitForSelector('.featureviz-section:not([hidden]) input[name="objective"]');
+    t.true(await page.locator('[data-testid="run-dossier"]').isVisible(), 'the unit dossier is offered');
+    // The objective follows the layer and unit until it is edited.
+    await page.fill('input[name="layer"]', 'block_6_expand_relu');
+    await page.fill('input[name="unit"]', '5');
+    t.is(await page.inputValue('input[name="objective"]'), 'block_6_expand_relu:5');
+    // A bad objective: the server's 400 names the field, shown next to it.
+    await page.fill('input[name="objective"]', 'block_6_expand_relu:5 + ???');
+    await page.click('[data-testid="run-featureviz"]');
+    const objectiveError = page.locator('input[name="objective"] ~ .field-error');
+    await objectiveError.waitFor({ state: 'visible' });
+    t.regex((await objectiveError.textContent()) ?? '', /objective .*cannot read the term "\?\?\?"/);
+    // A tiny run: 64 px, 8 steps, two diverse copies.
+    await page.fill('input[name="objective"]', 'block_6_expand_relu:5');
+    const form = page.locator('.featureviz-form');
+    await form.locator('input[name="size"]').fill('64');
+    await form.locator('input[name="steps"]').fill('8');
+    await form.locator('input[name="copies"]').fill('2');
+    await form.locator('input[name="diversity"]').fill('1');
+    await page.click('[data-testid="run-featureviz"]');
+    await page.waitForSelector('[data-testid="featureviz-images"] img', { timeout: JOB_MS });
+    t.is(await page.locator('[data-testid="featureviz-images"] figure').count(), 2);
+    const widths = await expectImagesLoaded(t, page, '[data-testid="featureviz-images"] img');
+    t.deepEqual(widths, [64, 64], 'the images have the requested size');
+    t.regex((await page.textContent('.result-featureviz')) ?? '', /Objective: block_6_expand_relu:5 \+ 1\*diversity:block_6_expand_relu · 8 of 8 steps/);
+    t.regex((await page.textContent('[data-testid="featureviz-images"] figcaption')) ?? '', /objective .+ → .+/);
+    // While it ran the page followed current.png (the job's live preview, last rewritten with the result).
+    const job = await page.getAttribute('.featureviz-output .job', 'data-job');
+    const info = (await (await page.request.get(`${studio!.url}/api/jobs/${job}`)).json()) as { artifacts: { path: string; version: number }[] };
+    t.true(info.artifacts.some((a) => a.path === 'current.png' && a.version >= 2), 'the live preview was rewritten');
+    await shot(page, 'featureviz');
+  });
+
   test.serial('caption page: uploads checked, a sample captioned, attention maps stepped word by word', async (t) => {
     const page = await open(t, '#/caption');
     await page.waitForSelector('select[name="model"]');
@@ -192,7 +227,7 @@ if (SKIP) {
     const page = await open(t, '#/runs');
     await page.waitForSelector('[data-testid="runs-table"] tbody tr[data-job]');
     const kinds = await page.$$eval('[data-testid="runs-table"] tbody tr[data-job] td:nth-child(2)', (els) => els.map((e) => e.textContent ?? ''));
-    for (const k of ['Style · stylize', 'Visualize · attribute', 'Visualize · top9', 'Visualize · layers', 'Caption · predict']) t.true(kinds.includes(k), `${k} is listed`);
+    for (const k of ['Style · stylize', 'Visualize · attribute', 'Visualize · top9', 'Visualize · layers', 'Visualize · featureviz', 'Caption · predict']) t.true(kinds.includes(k), `${k} is listed`);
     t.true((await page.locator('tr[data-status="cancelled"]').count()) >= 1, 'the cancelled style run is listed as cancelled');
     t.regex((await page.textContent('[data-testid="runs-table"] tbody')) ?? '', /pid \d+/, 'worker and backend are shown');
     await shot(page, 'runs');

@@ -8,7 +8,7 @@ import { ConvlabError, checkNumber, engineInfo } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { checkRunMemory, type MemoryPlan } from './memory-estimate.js';
 import { MAX_SIZE, sizeOf, type UnitSelection } from './options.js';
-import { checkClass, checkHeadSize, type Target } from './target.js';
+import { checkHeadSize, resolveClassIndex, type Target } from './target.js';
 import type { MethodName } from './attribution.js';
 
 /** Noisy copies per SmoothGrad gradient call (SmoothGrad's default batchSize). */
@@ -58,15 +58,17 @@ export function checkUnitSelection(selection: UnitSelection, channels: number, l
 export function checkTargetForModel(model: ConvNet, target: Target, size: [number, number], camLayer?: string): Target {
   if (camLayer !== undefined) model.resolveLayer(camLayer);
   if (target.classIndex !== undefined) {
+    let classIndex: number;
     try {
-      checkClass(model, target.classIndex);
+      // An index or a name (ImageNet's table for a 1000-way ImageNet head, else the model's class names).
+      classIndex = resolveClassIndex(model, target.classIndex);
     } catch (err) {
       const classes = model.classNames?.length;
       if (!(err instanceof ConvlabError) || !/out of range/.test(err.message)) throw err;
       throw new ConvlabError(`--class ${target.classIndex} is out of range: ${model.name}'s head has ${classes ?? 'fewer'} classes`, { hint: err.hint, cause: err });
     }
     checkHeadSize(model, size[0], size[1]);
-    return target;
+    return { ...target, classIndex };
   }
   if (target.layer === undefined) return target;
   const layer = model.resolveLayer(target.layer);

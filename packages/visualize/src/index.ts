@@ -52,7 +52,7 @@ export { gradCam, camLayerFor, type GradCamOptions } from './methods/gradcam.js'
 export type { SmoothGradOptions } from './methods/smoothgrad.js';
 export { occlusion, occlusionForModel, occlusionGrid, upsampleGrid, type OcclusionMapOptions, type OcclusionResult, type OcclusionScorer } from './methods/occlusion.js';
 export { backwardOptions } from './backward-rules.js';
-export { resolveTarget, classLogits, spatialLayers, checkUnit, checkClass, rankingLayer, type Target, type ResolvedTarget } from './target.js';
+export { resolveTarget, resolveClassIndex, classNameOf, predictTopK, headClasses, classLogits, spatialLayers, checkUnit, checkClass, rankingLayer, type Target, type ResolvedTarget } from './target.js';
 export { featureMaps, type FeatureMapsOptions, type FeatureMapsResult } from './feature-maps.js';
 export { firstLayerFilters, inputChannelOrder, type FiltersResult } from './filters.js';
 export { sanityCheck, cascadeLayers, type SanityCheckOptions, type SanityCheckResult } from './sanity-check.js';
@@ -65,7 +65,8 @@ export { scanMaxima, topK, strongestUnits, fileKey, type ActivationFn, type Scan
 export { renderTopUnits, layerFigure, type UnitFigure, type RenderTopOptions } from './top9/render.js';
 export { runTop9, spreadUnits, type Top9Hooks, type Top9Result } from './top9/run.js';
 export { planShards, planTop9, scanTop9Shard, mergeTop9Shards, renderMergedTop9, runTop9Sharded, selectUnits, type Top9Shard, type Top9Plan, type ShardRange, type MergedTop9Result } from './top9/shards.js';
-export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, runReport, methodOptionsOf, type RunHooks, type RunOutput, type AttributeRunResult } from './runs.js';
+export { runAttribute, runProject, runOcclusion, runSanity, runFeatures, runFilters, runReport, runFeatureViz, runDeepDream, methodOptionsOf, methodSummary, classMapImage, legendHtml, withDiversity, weightsLine, type RunHooks, type RunOutput, type AttributeRunResult, type MapFaithfulness, type SanityRunResult, type FeatureVizRunResult, type ClassMapEntry } from './runs.js';
+export { runDossier, BUNDLED_PHOTOS, type DossierResult } from './dossier.js';
 export { zeilerFergusFigure, deconvnetDemo, augmentPhoto, defaultFigureLayers, type ZeilerFergusFigureResult, type DeconvDemoResult } from './figure.js';
 export { describeLayers, formatLayers, type LayersResult } from './layers.js';
 export { estimateMemory, checkRunMemory, activationFloats, type MemoryPlan, type MemoryEstimate } from './memory-estimate.js';

@@ -6,7 +6,10 @@
  *   saliency, SmoothGrad, Grad-CAM, ..., occlusion);
  * - `visualize.top9`: the Zeiler & Fergus Fig. 2 figure of a layer's units over the bundled photos (flipped
  *   and zoomed when there are few, as the demo figure does) or given images;
- * - `visualize.layers` (light): the model's layers with shapes, receptive fields, strides and parameters.
+ * - `visualize.layers` (light): the model's layers with shapes, receptive fields, strides and parameters;
+ * - `visualize.featureviz`: feature visualization by optimization (Olah et al. 2017; featureviz/optimize.ts),
+ *   the images forming live in current.png, the objective per step in progress values and run.json;
+ * - `visualize.dossier`: the unit dossier (dossier.ts), one HTML report with its images as artifacts.
  *
  * Inputs are the calls' option schemas (options.ts) without the output folder, with one image (or a list of
  * images) as file paths (the studio resolves its references first), and the model limited to the registry's
@@ -17,10 +20,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConvlabError, z } from '@convlab/core/light';
+import type { RgbImage } from '@convlab/core';
 import type { ConvNet } from '@convlab/models';
 import { defineJobKind, type JobContext, type JobKind } from '@convlab/jobs/kind';
 import { DEFAULT_METHODS, METHOD_NAMES, type MethodName } from './names.js';
-import { AttributeOptions, FigureOptions, LayersOptions, ModelOptions, Top9Options, fields } from './options.js';
+import { AttributeOptions, DossierOptions, FeatureVizOptions, FigureOptions, LayersOptions, ModelOptions, Top9Options, fields } from './options.js';
+import { objectiveSyntaxError } from './featureviz/objective-syntax.js';
 import type { ResolvedTarget, Target } from './target.js';
 
 /** The bundled sample photos (assets/content at the repository root), top9's default images. */
@@ -352,4 +357,221 @@ export const layersKind = defineJobKind({
   run: layersJob,
 });
 
-export const jobKinds: JobKind[] = [attributeKind, top9Kind, layersKind];
+// ------------------------------------------------------------------------------------------ featureviz
+
+/** About this many live previews per run (as style's current.png). */
+const PREVIEWS = 25;
+
+/**
+ * The objective's text checked by the objective parser (objective-syntax.ts, no tfjs) when the input is
+ * parsed, so a bad objective is refused (a 400 naming `objective` in the studio) before a worker loads a model.
+ */
+const objectiveField = FeatureVizOptions.shape.objective.superRefine((text, ctx) => {
+  const why = objectiveSyntaxError(text);
+  if (why) ctx.addIssue({ code: 'custom', input: text, message: why });
+});
+
+/** FeatureVizOptions (options.ts) without the output folder, with the model fields and the live preview's rate. */
+export const FeatureVizJobInput = FeatureVizOptions.omit({ out: true }).extend({
+  ...modelFields,
+  objective: objectiveField,
+  seed: FeatureVizOptions.shape.seed,
+  previewEvery: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .meta({ description: `rewrite the live preview current.png every N steps (default: about ${PREVIEWS} previews per run)`, placeholder: 'N' }),
+});
+export type FeatureVizJobInput = z.output<typeof FeatureVizJobInput>;
+
+export interface FeatureVizJobImage {
+  /** The image's PNG, 'featureviz-<i>.png'. */
+  image: string;
+  /** Which objective (of those separated by ";") and which copy of it. */
+  objective: number;
+  copy: number;
+  /** The objective (no transforms) before the first step and at the end. */
+  start: number;
+  final: number;
+}
+
+export interface FeatureVizJobResult {
+  model: string;
+  /** The objective as optimized (with the diversity term when copies > 1 and diversity > 0). */
+  objective: string;
+  size: [number, number];
+  images: FeatureVizJobImage[];
+  /** The live preview, ending on the result: the images side by side. */
+  preview: 'current.png';
+  record: 'run.json';
+  steps: { done: number; total: number };
+  complete: boolean;
+  seconds: number;
+}
+
+/** Images side by side on a white ground, `gap` px apart (the live preview of several copies). */
+function montage(images: RgbImage[], gap = 4): RgbImage {
+  const width = images.reduce((w, im) => w + im.width, 0) + gap * (images.length - 1);
+  const height = Math.max(...images.map((im) => im.height));
+  const data = new Uint8Array(width * height * 3).fill(255);
+  let x0 = 0;
+  for (const im of images) {
+    for (let y = 0; y < im.height; y++) data.set(im.data.subarray(y * im.width * 3, (y + 1) * im.width * 3), (y * width + x0) * 3);
+    x0 += im.width + gap;
+  }
+  return { width, height, data };
+}
+
+async function featureVizJob(o: FeatureVizJobInput, ctx: JobContext): Promise<FeatureVizJobResult> {
+  const started = performance.now();
+  const [core, optimize, runs, syntax] = await Promise.all([import('@convlab/core'), import('./featureviz/optimize.js'), import('./runs.js'), import('./featureviz/objective-syntax.js')]);
+  return withModel(o, ctx, async (model) => {
+    const size: [number, number] = o.size ? [o.size, o.size] : model.inputSize;
+    const objective = runs.withDiversity(o.objective, o.diversity, o.copies);
+    const objectives = syntax.parseObjectives(objective).length;
+    const every = o.previewEvery ?? Math.max(1, Math.round(o.steps / PREVIEWS));
+    const record = core.createRunRecord({ tool: 'studio visualize.featureviz', parameters: o, seed: o.seed, backend: core.engineInfo()?.summary, model: runs.modelInfo(model) });
+    ctx.log(`featureviz: ${model.name}, "${objective}", ${size[1]}x${size[0]}, ${o.copies} cop${o.copies === 1 ? 'y' : 'ies'}, ${o.steps} steps`);
+    // The optimizer waits for each preview to be written (a few ms), so the page sees the image of the step it names.
+    let done = 0;
+    const preview = async (images: RgbImage[], label: string): Promise<void> => {
+      await ctx.artifact('current.png', await core.encodeImage(montage(images), 'png'), { ...PNG, label });
+    };
+    const res = await optimize.featureVisualization(model, {
+      objective,
+      size,
+      copies: o.copies,
+      param: o.param,
+      steps: o.steps,
+      learningRate: o.lr,
+      transforms: o.transforms,
+      tv: o.tv,
+      l1: o.l1,
+      blur: o.blur,
+      seed: o.seed,
+      signal: ctx.signal,
+      onStep: (step, steps, value, images) => {
+        done = step;
+        ctx.progress({ done: step, total: steps, message: `step ${step}/${steps}, objective ${value.toPrecision(4)}`, values: { objective: value } });
+        if ((step % every === 0 || step === 1) && step < steps) return preview(images(), `current images, step ${step}/${steps}`);
+      },
+    });
+    record.time('optimize', res.seconds * 1000);
+    // The preview ends on the result, so a page following current.png shows what the job made.
+    await ctx.artifact('current.png', await core.encodeImage(montage(res.images), 'png'), { ...PNG, label: `result, step ${done}/${o.steps}` });
+    const images: FeatureVizJobImage[] = [];
+    for (const [i, image] of res.images.entries()) {
+      const file = `featureviz-${i}.png`;
+      await core.saveImage(image, join(ctx.dir, file));
+      images.push({ image: file, objective: i % objectives, copy: Math.floor(i / objectives), start: res.start[i], final: res.final[i] });
+      await ctx.announce(file, { ...PNG, label: `#${i}: objective ${res.start[i].toPrecision(3)} -> ${res.final[i].toPrecision(3)}` });
+    }
+    record.set('objective', objective);
+    record.set('result', { start: res.start, final: res.final, layers: res.layers, params: res.params, complete: res.complete, history: res.history });
+    record.set('outputs', { images: images.map((im) => im.image), preview: 'current.png' });
+    record.finish();
+    await record.save(join(ctx.dir, 'run.json'));
+    await ctx.announce('run.json', { mime: 'application/json', label: 'run record (objective per step)' });
+    ctx.log(`featureviz: objective ${res.start.map((v) => v.toPrecision(3)).join(', ')} -> ${res.final.map((v) => v.toPrecision(3)).join(', ')} in ${res.seconds.toFixed(1)} s`);
+    return { model: model.name, objective, size, images, preview: 'current.png', record: 'run.json', steps: { done: res.history.length, total: o.steps }, complete: res.complete, seconds: (performance.now() - started) / 1000 };
+  });
+}
+
+export const featureVizKind = defineJobKind({
+  kind: 'visualize.featureviz',
+  title: 'Feature visualization',
+  description:
+    'Images that maximise a unit, channel, neuron, direction or class by gradient ascent (Olah, Mordvintsev & Schubert 2017): fourier or pixel parameterization, random transforms, diverse copies; the image forms live.',
+  input: FeatureVizJobInput,
+  heavy: true,
+  run: featureVizJob,
+});
+
+// ------------------------------------------------------------------------------------------ dossier
+
+/** DossierOptions (options.ts) without the output folder; photos are the bundled ones or a list of images (no server folder). */
+export const DossierJobInput = DossierOptions.omit({ out: true, images: true }).extend({
+  ...modelFields,
+  seed: DossierOptions.shape.seed,
+  images: z
+    .union([z.literal('bundled'), z.array(z.string().min(1)).min(1, 'give at least one image, or bundled')])
+    .default('bundled')
+    .meta({ description: "'bundled' (the sample photos) or images for top-9 and the maps", image: true }),
+});
+export type DossierJobInput = z.output<typeof DossierJobInput>;
+
+export interface DossierJobResult {
+  model: string;
+  layer: string;
+  unit: number;
+  /** The self-contained HTML report (images inlined), relative to the job's folder. */
+  report: string;
+  record: string;
+  /** Every file the dossier wrote (PNG, JSON, HTML), relative to the job's folder. */
+  files: string[];
+  /** The unit's feature visualizations and its top-9 figure, for a page to show beside the report. */
+  featureViz: string[];
+  top9?: string;
+  receptiveField: { size: [number, number]; stride: [number, number]; image?: string };
+  timings: Record<string, number>;
+  complete: boolean;
+  seconds: number;
+}
+
+async function dossierJob(o: DossierJobInput, ctx: JobContext): Promise<DossierJobResult> {
+  const [{ runDossier }, { cp }] = await Promise.all([import('./dossier.js'), import('node:fs/promises')]);
+  return withModel(o, ctx, async (model) => {
+    let folder = 'bundled';
+    if (o.images !== 'bundled') {
+      // Given images go into a folder of the job's own (the dossier reads a folder), each under a distinct name.
+      folder = join(ctx.dir, 'photos');
+      await mkdir(folder, { recursive: true });
+      for (const [i, file] of o.images.entries()) await cp(file, join(folder, `${String(i).padStart(3, '0')}-${basename(file)}`));
+    }
+    const stages = 2 + (o.sanitySteps > 0 ? 2 : 1);
+    let stage = 0;
+    const { model: _m, weights: _w, ...options } = o;
+    const r = await runDossier(model, { ...options, images: folder, out: ctx.dir }, {
+      signal: ctx.signal,
+      log: (line) => ctx.log(line),
+      onStage: (s) => ctx.progress({ done: Math.min(stage++, stages - 1), total: stages, message: s }),
+    });
+    const rel = (p: string) => relative(ctx.dir, p).split('\\').join('/');
+    const files = r.files.map(rel);
+    for (const f of files) {
+      if (f === rel(r.report)) continue;
+      await ctx.announce(f, { label: basename(f) });
+    }
+    await ctx.announce(rel(r.report), { mime: 'text/html; charset=utf-8', label: 'unit dossier (HTML report)' });
+    ctx.progress({ done: stages, total: stages, message: `dossier in ${r.seconds.toFixed(1)} s` });
+    const layer = model.resolveLayer(o.layer);
+    return {
+      model: model.name,
+      layer,
+      unit: o.unit,
+      report: rel(r.report),
+      record: rel(r.record),
+      files,
+      featureViz: r.featureViz.files.filter((f) => f.endsWith('.png') && !f.endsWith('-grid.png')).map(rel),
+      top9: files.find((f) => f.endsWith(`-unit${o.unit}.png`)),
+      receptiveField: { size: r.receptiveField.size, stride: r.receptiveField.stride, ...(r.receptiveField.image ? { image: rel(r.receptiveField.image) } : {}) },
+      timings: r.timings,
+      complete: !ctx.signal.aborted && r.featureViz.history.length === o.steps,
+      seconds: r.seconds,
+    };
+  });
+}
+
+export const dossierKind = defineJobKind({
+  kind: 'visualize.dossier',
+  title: 'Unit dossier',
+  description:
+    "Everything about one unit in one HTML report: its top-9 dataset patches with deconvnet and guided projections, feature visualizations (diverse copies), its receptive field, and every map method with deletion / insertion scores and the sanity check.",
+  input: DossierJobInput,
+  heavy: true,
+  run: dossierJob,
+});
+
+export const jobKinds: JobKind[] = [attributeKind, top9Kind, layersKind, featureVizKind, dossierKind];

@@ -80,6 +80,18 @@ function unitValue(v: string | number, ctx: Ctx): number | 'strongest' {
   return n !== undefined ? n : issue(ctx, v, /^[-+]?\d+$/.test(v.trim()) ? 'is out of range: a unit is an integer >= 0 (or strongest)' : 'is not a unit: give an integer >= 0 or strongest (e.g. 12)');
 }
 
+/** `K` | a class name (looked up against the model's head later: checks.ts). */
+function classValue(v: string | number, ctx: Ctx): number | string {
+  if (typeof v === 'number') return isIndex(v) ? v : issue(ctx, v, 'is out of range: a class is an integer >= 0 or a class name');
+  const t = v.trim();
+  if (!t) return issue(ctx, v, 'give a class index or name (e.g. 243 or "bull mastiff")');
+  if (/^[-+]?\d+$/.test(t)) {
+    const n = intText(t);
+    return n !== undefined ? n : issue(ctx, v, 'is out of range: a class is an integer >= 0 or a class name');
+  }
+  return t;
+}
+
 /** `y,x` | `argmax` | `all`. */
 function positionValue(v: string | number[], ctx: Ctx): [number, number] | 'argmax' | 'all' {
   if (Array.isArray(v)) {
@@ -159,7 +171,11 @@ export const fields = {
     .transform(positionValue)
     .default('argmax')
     .meta({ description: "position in the unit's feature map: y,x, argmax (its strongest) or all (summed over the map)", placeholder: 'y,x|argmax|all' }),
-  class: z.number().int().min(0).optional().meta({ description: "class of the model's head to explain (instead of --layer/--unit)", placeholder: 'K' }),
+  class: z
+    .union([text, z.number()])
+    .transform(classValue)
+    .optional()
+    .meta({ description: "class of the model's head to explain (instead of --layer/--unit): an index, or a name such as \"bull mastiff\" (ImageNet's names for a 1000-class ImageNet head)", placeholder: 'K|NAME' }),
   methods: z
     .union([text, z.array(text)])
     .transform(methodsValue)
@@ -180,6 +196,13 @@ export const fields = {
     .default('zero')
     .meta({ description: "occlusion method: what replaces a window: zero (the model's zero input), black, blur or r,g,b", placeholder: 'zero|black|blur|R,G,B' }),
   occlusionPerChannel: z.boolean().default(false).describe('occlusion method: occlude each colour channel on its own (3x the passes)'),
+  faithfulnessSteps: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(20)
+    .meta({ description: 'deletion / insertion curves (Petsiuk et al. 2018) per map: points per curve (0: off)', placeholder: 'N' }),
   sharedScale: z.boolean().default(false).describe("one colour scale per method over all the run's maps (shows how weak one map is next to another) instead of each map stretched to its own range"),
   rules: (dflt: ReluBackward[]) =>
     z
@@ -231,7 +254,15 @@ export const ModelOptions = z.object({
 export type ModelOptions = z.input<typeof ModelOptions>;
 
 /** `attribute`: every method side by side for one target. */
-export const AttributeOptions = z.object({ ...imageRun, ...target, methods: fields.methods, ...methodOptions, normalize: fields.normalize, sharedScale: fields.sharedScale });
+export const AttributeOptions = z.object({
+  ...imageRun,
+  ...target,
+  methods: fields.methods,
+  ...methodOptions,
+  normalize: fields.normalize,
+  sharedScale: fields.sharedScale,
+  faithfulnessSteps: fields.faithfulnessSteps,
+});
 export type AttributeOptions = z.input<typeof AttributeOptions>;
 export type AttributeParameters = z.output<typeof AttributeOptions>;
 
@@ -302,11 +333,84 @@ export const ReportOptions = z.object({
   ...methodOptions,
   normalize: fields.normalize,
   sharedScale: fields.sharedScale,
+  faithfulnessSteps: fields.faithfulnessSteps,
   ...occlusionFields,
   sanitySteps: z.number().int().min(1).max(1000).optional().meta({ description: 'also run the sanity check with N steps on the first image (slow)', placeholder: 'N' }),
 });
 export type ReportOptions = z.input<typeof ReportOptions>;
 export type ReportParameters = z.output<typeof ReportOptions>;
+
+/** Feature visualization's optimization settings (Olah et al. 2017; featureviz/optimize.ts), shared by featureviz and the dossier. */
+const optimization = {
+  size: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: "side of the optimized images in px (default: the model's input size)", placeholder: 'N' }),
+  param: z.enum(['fourier', 'pixel']).default('fourier').describe('parameterization: fourier (decorrelated colour, 1/f spectrum) or pixel'),
+  steps: z.number().int().min(1).max(100_000).default(256).describe('optimization steps'),
+  lr: z.number().gt(0).max(100).default(0.05).describe('Adam learning rate'),
+  transforms: z.enum(['standard', 'none']).default('standard').describe("transformation robustness: standard (lucid's pad, jitter, scale, rotate) or none"),
+  tv: z.number().min(0).max(1e6).default(0).describe('total-variation penalty weight'),
+  l1: z.number().min(0).max(1e6).default(0).describe('L1 penalty weight (distance from grey)'),
+  blur: z.number().min(0).max(1e6).default(0).describe('blur penalty weight (distance to the image blurred)'),
+  seed: fields.seed,
+};
+
+/** `featureviz`: images that maximise an objective (unit, channel, neuron, direction, class; featureviz/objectives.ts). */
+export const FeatureVizOptions = z.object({
+  objective: z.string().min(1).meta({ description: 'objective, e.g. "block_13_expand_relu:12" (channel), "L:12@center" (neuron), "class:3", "L" (DeepDream), sums "2*A:1 + B:3", ";" for several images', placeholder: 'OBJ' }),
+  copies: z.number().int().min(1).max(64).default(1).describe('images per objective (use with --diversity for different ones)'),
+  diversity: z.number().min(0).max(1e6).default(0).describe("weight of lucid's diversity term over the copies (at the objective's layer; lucid uses ~100 on InceptionV1, MobileNetV2's pre-activations need ~1-5)"),
+  ...optimization,
+  out: fields.out,
+});
+export type FeatureVizOptions = z.input<typeof FeatureVizOptions>;
+export type FeatureVizParameters = z.output<typeof FeatureVizOptions>;
+
+/** `deepdream`: DeepDream (Mordvintsev et al. 2015) on a photo: maximise a layer's activations octave by octave. */
+export const DeepDreamOptions = z.object({
+  image: z.string().min(1).meta({ description: 'photo to dream on', placeholder: 'IMG' }),
+  objective: z.string().min(1).meta({ description: 'layer (its mean squared activation is maximised) or any objective text', placeholder: 'LAYER' }),
+  steps: z.number().int().min(1).max(100_000).default(60).describe('optimization steps over all octaves'),
+  octaves: z.number().int().min(1).max(8).default(3).describe('octaves: scales from 1/2^((n-1)/2) of the photo up to its full size'),
+  lr: z.number().gt(0).max(100).default(0.05).describe('Adam learning rate'),
+  jitter: z.number().int().min(0).max(256).default(8).describe('random translation per step in px'),
+  size: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'fit the photo to N px on its shorter side first (default: as it is, at most 512)', placeholder: 'N' }),
+  seed: fields.seed,
+  out: fields.out,
+});
+export type DeepDreamOptions = z.input<typeof DeepDreamOptions>;
+export type DeepDreamParameters = z.output<typeof DeepDreamOptions>;
+
+/**
+ * `dossier`: everything about one unit in one HTML report (top-9 with deconvnet and guided projections,
+ * feature visualization with diverse copies, receptive field) and, for a class, every map method side
+ * by side with deletion / insertion scores and the sanity check.
+ */
+export const DossierOptions = z.object({
+  layer: fields.layer,
+  unit: z.number().int().min(0).meta({ description: 'channel of --layer', placeholder: 'N' }),
+  images: z.string().min(1).default('bundled').meta({ description: 'folder of photos for top-9 and the maps (bundled: the sample photos in assets/content)', placeholder: 'DIR|bundled' }),
+  class: fields.class,
+  methods: fields.methods,
+  k: z.number().int().min(1).max(100).default(9).describe('top activations shown'),
+  mapImages: z.number().int().min(1).max(100).default(2).describe('images (the unit\'s strongest first) for the maps, faithfulness and sanity check'),
+  copies: z.number().int().min(1).max(16).default(4).describe('feature visualizations of the unit (diverse copies)'),
+  diversity: z
+    .number()
+    .min(0)
+    .max(1e6)
+    .default(2)
+    .describe("weight of lucid's diversity term over the copies (MobileNetV2 block_13_expand_relu:12, 128 px, 48 steps: weight 1 keeps the objective, 5 halves it for two of three copies, 20 makes it fall)"),
+  ...optimization,
+  steps: z.number().int().min(1).max(100_000).default(128).describe('feature visualization steps'),
+  sanitySteps: z.number().int().min(0).max(1000).default(4).describe('sanity check: cascade checkpoints on the first map image (0: off)'),
+  faithfulnessSteps: fields.faithfulnessSteps,
+  smoothgradSamples: z.number().int().min(1).max(10000).default(10).describe('noisy copies averaged by SmoothGrad and VarGrad'),
+  igSteps: fields.igSteps,
+  batch: fields.batch(8, 'images per forward pass of the top-9 scan'),
+  fit: fields.fit,
+  out: fields.out,
+});
+export type DossierOptions = z.input<typeof DossierOptions>;
+export type DossierParameters = z.output<typeof DossierOptions>;
 
 /** `figure`: the demo figure, top-9 of a few units of two layers on a small photo folder. */
 export const FigureOptions = z.object({
@@ -334,7 +438,7 @@ export function sizeOf(size: number[] | undefined): [number, number] | undefined
 }
 
 /** The target of parsed options: --class, or --layer with --unit (and --position). */
-export function targetOf(o: { layer?: string; unit?: number | 'strongest'; position?: [number, number] | 'argmax' | 'all'; class?: number }): Target {
+export function targetOf(o: { layer?: string; unit?: number | 'strongest'; position?: [number, number] | 'argmax' | 'all'; class?: number | string }): Target {
   if (o.class !== undefined) {
     if (o.unit !== undefined) throw new ConvlabError('give either --class or --unit, not both', { hint: 'a class of the head (--class K) or a unit of a layer (--layer NAME --unit N)' });
     return { classIndex: o.class };

@@ -5,7 +5,7 @@
  * argmax of the unit's channel on the given image, as Zeiler & Fergus project the strongest activation.
  */
 import { ConvlabError, tf, type Scalar, type Tensor, type Tensor4D } from '@convlab/core';
-import type { ConvNet, ForwardOptions } from '@convlab/models';
+import { imagenetClass, topK, type ConvNet, type ForwardOptions, type TopKEntry } from '@convlab/models';
 
 export interface Target {
   /** Layer name or alias (unit targets; also the Grad-CAM layer default). */
@@ -14,8 +14,11 @@ export interface Target {
   unit?: number | 'strongest';
   /** Feature-map position [y, x]; 'argmax' (default) = strongest position of the channel; 'all' = sum over the map. */
   position?: [number, number] | 'argmax' | 'all';
-  /** Class of the model's head (instead of a unit). */
-  classIndex?: number;
+  /**
+   * Class of the model's head (instead of a unit): an index, or a name (--class "bull mastiff"), looked
+   * up by resolveClassIndex; checkTargetForModel returns the target with the index.
+   */
+  classIndex?: number | string;
 }
 
 export interface ResolvedTarget {
@@ -58,6 +61,88 @@ function headOutput(model: ConvNet): string {
     });
   }
   return model.headLayer;
+}
+
+/** Outputs of the model's head (its class count). */
+export function headClasses(model: ConvNet): number {
+  return model.classNames?.length ?? (model.layer(headOutput(model)).outputShape.at(-1) as number);
+}
+
+/** True when the head is a 1000-way ImageNet classifier named by ImageNet's table (not by other class names). */
+function namesAreImagenet(model: ConvNet): boolean {
+  if (!model.headLayer || headClasses(model) !== 1000) return false;
+  return !model.classNames || model.classNames.length === 1000;
+}
+
+/** The name of class i of the model's head (ImageNet's first synonym for a 1000-way ImageNet head). */
+export function classNameOf(model: ConvNet, index: number): string | undefined {
+  return model.classNames?.[index] ?? (namesAreImagenet(model) ? imagenetClass(index).name : undefined);
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length];
+}
+
+/**
+ * The class index of `--class NAME|K` for the model's head: an index, or a name looked up in
+ * ImageNet's table (synonyms, case-insensitive; imagenetClass) for a 1000-way ImageNet head, else in
+ * the model's classNames (case-insensitive, underscores as spaces). An unknown name is one ConvlabError
+ * naming --class with the closest names.
+ */
+export function resolveClassIndex(model: ConvNet, nameOrIndex: string | number): number {
+  const raw = typeof nameOrIndex === 'number' ? String(nameOrIndex) : nameOrIndex.trim();
+  if (/^\d+$/.test(raw)) {
+    const index = Number(raw);
+    checkClass(model, index);
+    return index;
+  }
+  headOutput(model);
+  if (namesAreImagenet(model)) {
+    try {
+      return imagenetClass(raw).index;
+    } catch (err) {
+      if (!(err instanceof ConvlabError)) throw err;
+      throw new ConvlabError(`--class "${raw}": ${err.message.replace(/^unknown /, 'not an ')} (${model.name} has a 1000-class ImageNet head)`, { hint: err.hint, cause: err });
+    }
+  }
+  const names = model.classNames;
+  if (!names) {
+    throw new ConvlabError(`--class "${raw}": ${model.name}'s head has no class names`, { hint: `give a class index 0..${headClasses(model) - 1}` });
+  }
+  const norm = (s: string) => s.toLowerCase().replace(/[_\s]+/g, ' ').trim();
+  const q = norm(raw);
+  const hits = names.map((n, i) => [n, i] as const).filter(([n]) => norm(n) === q);
+  if (hits.length === 1) return hits[0][1];
+  const near = names
+    .map((n, i) => ({ n, i, d: norm(n).includes(q) || q.includes(norm(n)) ? 0 : editDistance(norm(n), q) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .slice(0, 5);
+  throw new ConvlabError(`--class "${raw}" is not one of ${model.name}'s ${names.length} classes`, {
+    hint: `closest: ${near.map((c) => `${c.i} ${c.n}`).join('; ')}; or give an index 0..${names.length - 1}`,
+  });
+}
+
+/**
+ * The k most probable classes of the model's head on an image (RGB 0..255), with names; undefined when
+ * the model has no head or the image is not at the head's native size.
+ */
+export function predictTopK(model: ConvNet, image: Tensor4D, k = 5): TopKEntry[] | undefined {
+  if (!model.headLayer) return undefined;
+  const [h, w] = model.inputSize;
+  if (image.shape[1] !== h || image.shape[2] !== w) return undefined;
+  const probs = tf.tidy(() => tf.softmax(tf.reshape(classLogits(model, model.preprocess(image)), [-1])).dataSync());
+  const names = namesAreImagenet(model) ? undefined : model.classNames;
+  return topK(probs, Math.min(k, probs.length), names);
 }
 
 export function checkClass(model: ConvNet, classIndex: number): void {
@@ -107,24 +192,24 @@ export function checkUnit(model: ConvNet, layer: string, unit: number): void {
 export function resolveTarget(model: ConvNet, image: Tensor4D, target: Target): ResolvedTarget {
   if (target.classIndex !== undefined) {
     const layer = headOutput(model);
-    checkClass(model, target.classIndex);
+    const classIndex = resolveClassIndex(model, target.classIndex);
     checkHeadSize(model, image.shape[1], image.shape[2]);
     const { logit, probability } = tf.tidy(() => {
       const logits = classLogits(model, model.preprocess(image));
       const row = tf.reshape(logits, [-1]);
       return {
-        logit: (row.arraySync() as number[])[target.classIndex!],
-        probability: (tf.softmax(row).arraySync() as number[])[target.classIndex!],
+        logit: (row.arraySync() as number[])[classIndex],
+        probability: (tf.softmax(row).arraySync() as number[])[classIndex],
       };
     });
-    const name = model.classNames?.[target.classIndex];
+    const name = classNameOf(model, classIndex);
     return {
       kind: 'class',
       layer,
-      index: target.classIndex,
+      index: classIndex,
       value: logit,
       probability,
-      label: `class ${target.classIndex}${name ? ` (${name})` : ''}`,
+      label: `class ${classIndex}${name ? ` (${name})` : ''}`,
     };
   }
   if (target.layer === undefined || target.unit === undefined) {

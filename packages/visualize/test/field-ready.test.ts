@@ -58,7 +58,6 @@ test('numeric flags: out of range or not a number, one message naming the flag a
     ['--smoothgrad-samples', '0'],
     ['--sanity-steps', '0'],
     ['--size', '9000'],
-    ['--class', '2.5'],
   ];
   for (const [flag, value] of bad) {
     const err = t.throws(() => parseFlag(flag, value), { instanceOf: ConvlabError }, `${flag} ${value}`);
@@ -66,9 +65,12 @@ test('numeric flags: out of range or not a number, one message naming the flag a
   }
   // --unit takes N or strongest: a string schema, its message names the flag and the value too.
   t.throws(() => parseFlag('--unit', '-1'), { instanceOf: ConvlabError, message: /^--unit "-1": is out of range: a unit is an integer >= 0/ });
+  // --class takes an index or a name (checked against the model's classes before any work, see checks).
+  t.throws(() => parseFlag('--class', '-1'), { instanceOf: ConvlabError, message: /^--class "-1": is out of range: a class is an integer >= 0 or a class name/ });
+  t.is(parseFlag('--class', ' bull mastiff ').class, 'bull mastiff');
   // One declaration per flag: the ranged numeric flags of all calls, read from the schemas.
   const ranged = new Set(SCHEMAS.flatMap((s) => fieldsOf(s).filter((f) => f.range).map((f) => f.flag)));
-  t.deepEqual([...ranged].sort(), ['--batch', '--class', '--k', '--limit', '--max-channels', '--sanity-steps', '--seed', '--size', '--smoothgrad-samples', '--smoothgrad-sigma', '--square', '--steps', '--stride']);
+  t.deepEqual([...ranged].sort(), ['--batch', '--faithfulness-steps', '--ig-steps', '--k', '--limit', '--max-channels', '--occlusion-stride', '--occlusion-window', '--sanity-steps', '--seed', '--size', '--smoothgrad-samples', '--smoothgrad-sigma', '--square', '--steps', '--stride']);
   t.is(parseFlag('--k', undefined).k, 9);
   t.deepEqual(sizeOf(parseFlag('--size', '256,320').size as number[]), [256, 320]);
   t.throws(() => parseFlag('--size', '0'), { message: /--size 0 is out of range/ });

@@ -1,7 +1,8 @@
 /**
  * The visualize job kinds run in-process on the offline mobilenet_v2 at small sizes: attribute (panels,
- * target, progress, cancellation), top9 (bundled photos with flips and zooms, or given images), layers;
- * and that importing the kinds module loads no tfjs.
+ * target, progress, cancellation), top9 (bundled photos with flips and zooms, or given images), layers,
+ * featureviz (live preview, images, objective history, cancellation), dossier (the HTML report and its
+ * images); and that importing the kinds module loads no tfjs.
  */
 import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConvlabError, optionsJsonSchema, parseOptions, type OptionsSchema } from '@convlab/core/light';
-import { attributeKind, BUNDLED_IMAGES, jobKinds, layersKind, top9Kind, type AttributeJobResult, type LayersJobResult, type Top9JobResult } from '../src/jobs.js';
+import {
+  attributeKind,
+  BUNDLED_IMAGES,
+  dossierKind,
+  featureVizKind,
+  jobKinds,
+  layersKind,
+  top9Kind,
+  type AttributeJobResult,
+  type DossierJobResult,
+  type FeatureVizJobResult,
+  type LayersJobResult,
+  type Top9JobResult,
+} from '../src/jobs.js';
 import { loadKinds, resolveKindsModule, runJobInProcess, type RunEvent } from '@convlab/jobs';
 import { heavyModulesLoadedBy, pngSize, readPng, runKind } from './job-harness.js';
 
@@ -23,7 +37,7 @@ test('importing the kinds module loads neither tfjs nor sharp (importing @convla
 });
 
 test('the kinds and their inputs: image fields marked, models by name, no output folder or server path', async (t) => {
-  t.deepEqual(jobKinds.map((k) => [k.kind, k.heavy]), [['visualize.attribute', true], ['visualize.top9', true], ['visualize.layers', false]]);
+  t.deepEqual(jobKinds.map((k) => [k.kind, k.heavy]), [['visualize.attribute', true], ['visualize.top9', true], ['visualize.layers', false], ['visualize.featureviz', true], ['visualize.dossier', true]]);
   const props = (kind: typeof attributeKind | typeof top9Kind | typeof layersKind) => (optionsJsonSchema(kind.input as OptionsSchema) as { properties: Record<string, Record<string, unknown>> }).properties;
   const attribute = props(attributeKind);
   t.is(attribute.image.image, true);
@@ -190,7 +204,7 @@ test('a bad layer or unit fails before any panel, naming it', async (t) => {
 
 test.serial("the driver's side: @convlab/jobs loads the module by specifier and runs its kinds with its JobContext", async (t) => {
   const kinds = await loadKinds([resolveKindsModule('@convlab/visualize/jobs')]);
-  t.deepEqual([...kinds.keys()], ['visualize.attribute', 'visualize.top9', 'visualize.layers']);
+  t.deepEqual([...kinds.keys()], ['visualize.attribute', 'visualize.top9', 'visualize.layers', 'visualize.featureviz', 'visualize.dossier']);
   const dir = mkdtempSync(join(tmpdir(), 'visualize-driver-'));
   const events: RunEvent[] = [];
   try {
@@ -204,5 +218,115 @@ test.serial("the driver's side: @convlab/jobs loads the module by specifier and 
     t.is(events.filter((e) => e.type === 'setBackend').length, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('visualize.featureviz and visualize.dossier inputs: the objective checked by its parser, no output folder or server folder', (t) => {
+  const parse = (kind: typeof featureVizKind | typeof dossierKind, raw: Record<string, unknown>) => parseOptions(kind.input as OptionsSchema, raw, 'http') as Record<string, unknown>;
+  t.like(parse(featureVizKind, { objective: 'block_13_expand_relu:12' }), { model: 'mobilenet_v2', weights: 'default', objective: 'block_13_expand_relu:12', copies: 1, param: 'fourier', steps: 256, seed: 0 });
+  t.like(parse(featureVizKind, { objective: '2*block_6_expand_relu:3@center + class:1 ; block_6_expand_relu', param: 'pixel', size: 64, steps: 8, copies: 2 }), { param: 'pixel', size: 64, copies: 2 });
+  // The parser's reason, after the field's name (the studio's 400 names the field from it).
+  t.throws(() => parse(featureVizKind, { objective: 'block_13_expand_relu:12 + ???' }), { instanceOf: ConvlabError, message: /^objective "block_13_expand_relu:12 \+ \?\?\?": cannot read the term "\?\?\?"$/ });
+  t.throws(() => parse(featureVizKind, { objective: 'block_13:[1,x]' }), { instanceOf: ConvlabError, message: /^objective .*is not a list of numbers/ });
+  t.throws(() => parse(featureVizKind, { objective: 'a:1;;b:2' }), { instanceOf: ConvlabError, message: /^objective .*an empty objective between ";"/ });
+  t.throws(() => parse(featureVizKind, { objective: 'L:1', param: 'wavelet' }), { instanceOf: ConvlabError, message: /^param/ });
+  t.throws(() => parse(featureVizKind, { objective: 'L:1', out: '/tmp' }), { instanceOf: ConvlabError, message: /out/ });
+  t.throws(() => parse(featureVizKind, { objective: 'L:1', model: 'custom' }), { instanceOf: ConvlabError, message: /^model/ });
+  const fv = (optionsJsonSchema(featureVizKind.input as OptionsSchema) as { properties: Record<string, Record<string, unknown>> }).properties;
+  for (const f of ['objective', 'size', 'steps', 'copies', 'diversity', 'param', 'seed', 'model', 'previewEvery']) t.truthy(fv[f], f);
+  const dossier = (optionsJsonSchema(dossierKind.input as OptionsSchema) as { properties: Record<string, Record<string, unknown>> }).properties;
+  t.is(dossier.images.image, true);
+  t.false('out' in dossier);
+  t.like(parse(dossierKind, { layer: 'block_6_expand_relu', unit: 3 }), { images: 'bundled', copies: 4, model: 'mobilenet_v2' });
+  t.throws(() => parse(dossierKind, { layer: 'block_6_expand_relu', unit: 3, images: '/etc' }), { instanceOf: ConvlabError, message: /^images/ });
+});
+
+test.serial('visualize.featureviz: the live preview rewritten as it forms, one PNG per copy, the objective per step in progress and run.json', async (t) => {
+  const run = await runKind<FeatureVizJobResult>(featureVizKind, { objective: 'block_6_expand_relu:3', size: 64, steps: 8, copies: 2, diversity: 1, previewEvery: 2, seed: 3 });
+  try {
+    const r = run.result;
+    t.like(r, { model: 'mobilenet_v2', objective: 'block_6_expand_relu:3 + 1*diversity:block_6_expand_relu', size: [64, 64], preview: 'current.png', record: 'run.json', steps: { done: 8, total: 8 }, complete: true });
+    t.deepEqual(r.images.map((im) => [im.image, im.objective, im.copy]), [['featureviz-0.png', 0, 0], ['featureviz-1.png', 0, 1]]);
+    for (const im of r.images) {
+      const png = await readPng(join(run.dir, im.image));
+      t.deepEqual([png.width, png.height], [64, 64]);
+      t.true(png.std > 5, `${im.image} is not flat (std ${png.std.toFixed(1)})`);
+      t.true(im.final > im.start, `${im.image}: the objective rose (${im.start} -> ${im.final})`);
+    }
+    t.not(readFileSync(join(run.dir, 'featureviz-0.png')).toString('base64'), readFileSync(join(run.dir, 'featureviz-1.png')).toString('base64'), 'the copies differ');
+    // The preview: both copies side by side, rewritten while running (steps 1, 2, 4, 6) and once more with the result.
+    const previews = run.artifacts.filter((a) => a.path === 'current.png');
+    t.deepEqual(previews.map((a) => a.version), [1, 2, 3, 4, 5]);
+    t.regex(previews[0].label ?? '', /step 1\/8/);
+    t.regex(previews.at(-1)!.label ?? '', /^result, step 8\/8/);
+    t.deepEqual(await pngSize(join(run.dir, 'current.png')), { width: 64 * 2 + 4, height: 64 });
+    t.deepEqual(run.artifacts.filter((a) => a.path !== 'current.png').map((a) => a.path), ['featureviz-0.png', 'featureviz-1.png', 'run.json']);
+    // Progress: loading, then every step with the objective as a value.
+    const steps = run.progress.filter((p) => p.values);
+    t.deepEqual(steps.map((p) => p.done), [1, 2, 3, 4, 5, 6, 7, 8]);
+    t.true(steps.every((p) => p.total === 8 && Number.isFinite(p.values!.objective)));
+    t.regex(steps[7].message ?? '', /^step 8\/8, objective -?\d/);
+    const record = JSON.parse(readFileSync(join(run.dir, 'run.json'), 'utf8'));
+    t.deepEqual(record.extra.result.history, steps.map((p) => p.values!.objective));
+    t.is(record.extra.objective, r.objective);
+    t.is(record.parameters.objective, 'block_6_expand_relu:3');
+  } finally {
+    run.cleanup();
+  }
+});
+
+test.serial('visualize.featureviz: a layer or channel the model lacks fails naming it; cancelled, it keeps what it made', async (t) => {
+  await t.throwsAsync(runKind(featureVizKind, { objective: 'block_6_expand_relu:9999', size: 64, steps: 2 }), { instanceOf: ConvlabError, message: /channel 9999 is out of range for block_6_expand_relu/ });
+  await t.throwsAsync(runKind(featureVizKind, { objective: 'nope:1', size: 64, steps: 2 }), { instanceOf: ConvlabError, message: /nope/ });
+  const c = new AbortController();
+  c.abort();
+  const run = await runKind<FeatureVizJobResult>(featureVizKind, { objective: '@early:1', size: 64, steps: 50 }, c.signal);
+  try {
+    t.like(run.result, { complete: false, steps: { done: 0, total: 50 } });
+    t.deepEqual(await pngSize(join(run.dir, 'featureviz-0.png')), { width: 64, height: 64 });
+  } finally {
+    run.cleanup();
+  }
+});
+
+test.serial('visualize.dossier: the HTML report with every image inlined, its files announced, on given photos', async (t) => {
+  const photos = ['dog.jpg', 'kite.jpg'].map((f) => join(BUNDLED_IMAGES, f));
+  const run = await runKind<DossierJobResult>(dossierKind, {
+    images: photos,
+    layer: 'block_6_expand_relu',
+    unit: 3,
+    k: 4,
+    copies: 2,
+    steps: 3,
+    size: 64,
+    methods: ['saliency', 'gradcam'],
+    mapImages: 1,
+    sanitySteps: 2,
+    faithfulnessSteps: 4,
+    batch: 4,
+  });
+  try {
+    const r = run.result;
+    t.like(r, { model: 'mobilenet_v2', layer: 'block_6_expand_relu', unit: 3, complete: true });
+    t.regex(r.report, /^dossier-block_6_expand_relu-unit3\/dossier-block_6_expand_relu-unit3\.html$/);
+    const html = readFileSync(join(run.dir, r.report), 'utf8');
+    for (const heading of ['Top-4 dataset patches', 'Feature visualization by optimization', 'Receptive field', 'every method side by side', 'Sanity check']) t.true(html.includes(heading), heading);
+    t.true((html.match(/src="data:image\//g) ?? []).length >= 4, 'the figures are inlined');
+    t.is(r.featureViz.length, 2);
+    for (const f of r.featureViz) t.deepEqual(await pngSize(join(run.dir, f)), { width: 64, height: 64 });
+    t.truthy(r.top9 && existsSync(join(run.dir, r.top9)));
+    t.truthy(r.receptiveField.image && existsSync(join(run.dir, r.receptiveField.image)));
+    // Given photos are copied into the job's folder (augmented: two photos are few).
+    t.true(existsSync(join(run.dir, 'photos/000-dog.jpg')) && existsSync(join(run.dir, 'photos/001-kite.jpg')));
+    const announced = run.artifacts.map((a) => a.path);
+    t.deepEqual([...announced].sort(), [...r.files].sort());
+    t.is(announced.at(-1), r.report);
+    t.is(run.artifacts.at(-1)!.mime, 'text/html; charset=utf-8');
+    for (const a of run.artifacts) t.true(existsSync(join(run.dir, a.path)), a.path);
+    const stages = run.progress.slice(1).map((p) => p.message ?? '');
+    t.regex(stages[0], /^top-4 over 2 photos/);
+    t.is(run.progress.at(-1)!.done, run.progress.at(-1)!.total);
+  } finally {
+    run.cleanup();
   }
 });

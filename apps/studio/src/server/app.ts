@@ -308,7 +308,7 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
     return reply
       .header('Cache-Control', final ? 'private, max-age=3600' : 'no-cache')
       .header('X-Content-Type-Options', 'nosniff')
-      .header('Content-Security-Policy', "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox")
+      .header('Content-Security-Policy', "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox")
       .type(mime)
       .sendFile(basename(real), dirname(real));
   });

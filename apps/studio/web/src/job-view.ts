@@ -16,6 +16,8 @@ export interface JobViewOptions {
   live?: boolean;
   /** Draw the loss curve from progress values (default true). */
   chart?: boolean;
+  /** The curve's title (default 'Loss terms'; e.g. 'Objective' for feature visualization). */
+  chartTitle?: string;
   /** Heading text (default: the kind). */
   title?: string;
   /** Called once when the job reaches a final status. */
@@ -63,7 +65,7 @@ export class JobView {
     this.job = job;
     this.progressEl = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': 'job progress' }, this.bar);
     this.liveFig = h('figure', { class: 'live', hidden: true }, this.liveImg, this.liveCaption);
-    this.chart = options.chart === false ? undefined : new LossChart('Loss terms');
+    this.chart = options.chart === false ? undefined : new LossChart(options.chartTitle ?? 'Loss terms');
     this.el = h(
       'section',
       { class: 'job', 'data-job': job.id, 'data-status': job.status, 'aria-live': 'polite', 'aria-busy': 'false' },

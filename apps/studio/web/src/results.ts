@@ -89,6 +89,43 @@ const renderers: Record<string, Renderer> = {
       h('div', { class: 'panels' }, units.map((u) => figure(fileUrl(job.id, str(u.grid) ?? ''), `Unit ${String(u.unit)}: top-9 image patches`, `the nine image patches that excite unit ${String(u.unit)} most`, 'top9'))),
     );
   },
+  'visualize.featureviz'(job, r) {
+    const images = arr(r.images);
+    const record = str(r.record);
+    const steps = r.steps as { done?: number; total?: number } | undefined;
+    return h(
+      'div',
+      { class: 'result result-featureviz' },
+      h('p', { class: 'muted' }, `Objective: ${str(r.objective) ?? '?'}${steps?.total ? ` · ${steps.done ?? '?'} of ${steps.total} steps` : ''}`),
+      h(
+        'div',
+        { class: 'panels', 'data-testid': 'featureviz-images' },
+        images.map((im, i) => {
+          const start = num(im.start);
+          const final = num(im.final);
+          const caption = h('span', {}, h('strong', {}, `#${i}`), start !== undefined && final !== undefined ? h('span', { class: 'muted' }, ` · objective ${formatNumber(start)} → ${formatNumber(final)}`) : null);
+          return figure(fileUrl(job.id, str(im.image) ?? ''), caption, `feature visualization ${i}: an image optimized to maximise the objective`, 'featureviz');
+        }),
+      ),
+      h('div', { class: 'actions' }, images.length ? download(job, str(images[0].image) ?? '', 'Download image') : null, record ? download(job, record, `Download ${record}`) : null),
+    );
+  },
+  'visualize.dossier'(job, r) {
+    const report = str(r.report) ?? '';
+    const fv = Array.isArray(r.featureViz) ? (r.featureViz as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+    return h(
+      'div',
+      { class: 'result result-dossier' },
+      h(
+        'div',
+        { class: 'panels', 'data-testid': 'dossier-featureviz' },
+        fv.map((f, i) => figure(fileUrl(job.id, f), `Feature visualization #${i}`, `feature visualization ${i} of unit ${String(r.unit)}`, 'featureviz')),
+      ),
+      // The report is self-contained (images inlined); the server sends it sandboxed (no scripts, no requests out).
+      h('iframe', { class: 'dossier-frame', src: fileUrl(job.id, report), title: `unit dossier: ${String(r.layer)} unit ${String(r.unit)}`, sandbox: '', loading: 'lazy', 'data-testid': 'dossier-frame', style: 'width: 100%; height: 900px; border: 1px solid var(--line); border-radius: 6px; background: #fff; margin-top: 0.75rem' }),
+      h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: fileUrl(job.id, report), target: '_blank', rel: 'noopener' }, 'Open the report in a new tab'), download(job, report, 'Download the report')),
+    );
+  },
   'visualize.layers'(_job, r) {
     return layerTable(arr(r.layers));
   },

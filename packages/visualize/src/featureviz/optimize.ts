@@ -42,7 +42,11 @@ export interface FeatureVizOptions {
   /** Pixel parameterization started from these images (DeepDream). */
   init?: RgbImage[];
   signal?: AbortSignal;
-  onStep?: (step: number, steps: number, objective: number) => void;
+  /**
+   * After each step; `images()` renders the current images (call it only inside the callback: a live
+   * preview). A returned promise is awaited before the next step (e.g. writing the preview).
+   */
+  onStep?: (step: number, steps: number, objective: number, images: () => RgbImage[]) => void | Promise<void>;
 }
 
 export interface FeatureVizResult {
@@ -124,7 +128,15 @@ export async function featureVisualization(model: ConvNet, options: FeatureVizOp
       const value = cost ? -cost.dataSync()[0] : NaN;
       cost?.dispose();
       history.push(value);
-      options.onStep?.(step + 1, steps, value);
+      const pending = options.onStep?.(step + 1, steps, value, () => {
+        const x = tf.tidy(() => param.image());
+        try {
+          return toRgbImages(x);
+        } finally {
+          x.dispose();
+        }
+      });
+      if (pending) await pending;
       if (step % 4 === 3) await new Promise((r) => setImmediate(r));
     }
     const final = measure();
@@ -172,7 +184,7 @@ export interface DeepDreamOptions {
   jitter?: number;
   seed?: number;
   signal?: AbortSignal;
-  onStep?: (step: number, steps: number, objective: number) => void;
+  onStep?: FeatureVizOptions['onStep'];
 }
 
 /** DeepDream: feature visualization started from a photo, octave by octave. */

@@ -1,7 +1,8 @@
 /**
  * #/visualize : explain a unit or a class of a model on an image with several attribution methods side by side
- * (visualize.attribute), a unit's top-9 patches over the bundled images (visualize.top9), and the model's
- * layer list with shapes and receptive fields (visualize.layers, a quick job).
+ * (visualize.attribute), a unit's top-9 patches over the bundled images (visualize.top9), the unit's feature
+ * visualization by optimization forming live (visualize.featureviz) and its dossier, one HTML report
+ * (visualize.dossier), and the model's layer list with shapes and receptive fields (visualize.layers, a quick job).
  */
 import { api, isFinal, kindInfo, watchJob, type JobInfo, type JsonSchema, type KindInfo } from '../api.js';
 import { h, uid } from '../dom.js';
@@ -85,18 +86,53 @@ export function visualizePage(root: HTMLElement): () => void {
   const output = h('div', { class: 'tool-output' }, placeholder('Choose an image, a layer and a unit, then Run: each method’s map appears side by side with its time.'));
   const top9Out = h('div', { class: 'top9-output' });
   const layersOut = h('div', { class: 'layers-output' }, h('p', { class: 'muted' }, 'Loading the layer list…'));
+
+  // Feature visualization: an objective (by default the layer and unit chosen above), the optimization's key
+  // settings from the kind's schema, Run; the Unit dossier button runs the whole report for the same unit.
+  const objectiveIn = h('input', { type: 'text', name: 'objective', spellcheck: false, autocomplete: 'off', placeholder: 'LAYER:C, LAYER:C@center, class:K, LAYER…' });
+  const objectiveRow = fieldRow('Objective', objectiveIn, 'what to maximise: LAYER:C (a channel), LAYER:C@Y,X (a neuron), class:K, LAYER (DeepDream), sums like "2*A:1 + B:3"; follows the layer and unit above until you edit it');
+  const fvSlot = h('div', {});
+  const fvRun = h('button', { type: 'submit', class: 'primary', 'data-testid': 'run-featureviz' }, 'Run');
+  const dossierBtn = h('button', { type: 'button', class: 'secondary', 'data-testid': 'run-dossier', hidden: true }, 'Unit dossier');
+  const fvForm = h('form', { class: 'tool-form featureviz-form', novalidate: true }, objectiveRow.el, fvSlot, h('div', { class: 'actions' }, fvRun, dossierBtn));
+  const fvOut = h('div', { class: 'featureviz-output' }, placeholder('Run: random noise turns, step by step, into an image the unit responds to most (the objective climbs on the chart). Unit dossier: its top-9 patches, feature visualizations, receptive field and maps in one report.'));
+  const fvSection = h(
+    'section',
+    { class: 'featureviz-section', hidden: true, style: 'margin-top: 2rem' },
+    h('h2', {}, 'Feature visualization'),
+    h('p', { class: 'muted' }, 'Images made from noise by gradient ascent to excite the unit (Olah, Mordvintsev & Schubert 2017): decorrelated Fourier parameterization, random jitter, scale and rotation; copies kept apart by a diversity term.'),
+    h('div', { class: 'tool' }, fvForm, fvOut),
+  );
   root.append(
     pageHeader('Visualize', 'What does a unit respond to, and where in the image? Zeiler & Fergus’s deconvnet beside guided backprop, Grad-CAM and occlusion.'),
     h('div', { class: 'tool' }, form, h('div', {}, output, top9Out)),
+    fvSection,
     h('section', { class: 'layers-section' }, h('h2', {}, 'Layers'), h('p', { class: 'muted' }, 'Output shape, receptive field and stride of every layer of the chosen model. Pick a layer to explain it.'), layersOut),
   );
 
   const attribution = follower(output, 'studio.visualize.job');
   const top9 = follower(top9Out, 'studio.visualize.top9');
-  stops.push(() => attribution.close(), () => top9.close());
+  const featureviz = follower(fvOut, 'studio.visualize.featureviz', { chartTitle: 'Objective' });
+  stops.push(() => attribution.close(), () => top9.close(), () => featureviz.close());
   let attrKind: KindInfo | undefined;
   let top9Kind: KindInfo | undefined;
+  let fvKind: KindInfo | undefined;
+  let dossierKind: KindInfo | undefined;
   let more: SchemaForm | undefined;
+  let fvMore: SchemaForm | undefined;
+
+  /** The objective follows the layer and unit (a channel of the layer; unit 0 while it says "strongest") until edited. */
+  let objectiveEdited = false;
+  const unitNumber = (): number | undefined => (/^\d+$/.test(unitIn.value.trim()) ? Number(unitIn.value.trim()) : undefined);
+  const syncObjective = () => {
+    if (!objectiveEdited) objectiveIn.value = `${layerIn.value.trim() || '@mid'}:${unitNumber() ?? 0}`;
+  };
+  objectiveIn.addEventListener('input', () => {
+    objectiveEdited = objectiveIn.value.trim() !== '';
+    objectiveRow.error(undefined);
+  });
+  layerIn.addEventListener('input', syncObjective);
+  unitIn.addEventListener('input', syncObjective);
 
   const errorHandlers = [
     (f: string | undefined, m: string) => (fieldName(f) === 'image' || fieldName(f) === 'images' ? (image.error(m), true) : false),
@@ -115,11 +151,24 @@ export function visualizePage(root: HTMLElement): () => void {
     },
     (f: string | undefined, m: string) => more?.showError(f, m) ?? false,
   ];
+  const fvErrorHandlers = [
+    (f: string | undefined, m: string) => (fieldName(f) === 'objective' ? (objectiveRow.error(m), true) : false),
+    (f: string | undefined, m: string) => {
+      const rows: Record<string, FieldRow> = { model: modelRow, layer: layerRow, unit: unitRow };
+      const row = rows[fieldName(f) ?? ''];
+      if (!row) return false;
+      row.error(m);
+      return true;
+    },
+    (f: string | undefined, m: string) => fvMore?.showError(f, m) ?? false,
+  ];
   const clearErrors = () => {
     for (const r of [modelRow, layerRow, unitRow, classRow]) r.error(undefined);
     methodsErr.hidden = true;
     image.error(undefined);
     more?.clearErrors();
+    objectiveRow.error(undefined);
+    fvMore?.clearErrors();
   };
 
   // Layer list: a quick visualize.layers job per model, with a deterministic id so it is computed once.
@@ -138,6 +187,7 @@ export function visualizePage(root: HTMLElement): () => void {
               layerTable(layers, (name) => {
                 layerIn.value = name;
                 layerRow.error(undefined);
+                syncObjective();
                 draw();
                 layerIn.focus();
               }, layerIn.value),
@@ -155,16 +205,32 @@ export function visualizePage(root: HTMLElement): () => void {
   };
   stops.push(() => layersStop?.());
 
-  Promise.all([kindInfo('visualize.attribute'), kindInfo('visualize.top9').catch(() => undefined)])
-    .then(([a, t]) => {
+  Promise.all([
+    kindInfo('visualize.attribute'),
+    kindInfo('visualize.top9').catch(() => undefined),
+    kindInfo('visualize.featureviz').catch(() => undefined),
+    kindInfo('visualize.dossier').catch(() => undefined),
+  ])
+    .then(([a, t, fv, d]) => {
       attrKind = a;
       top9Kind = t;
+      fvKind = fv;
+      dossierKind = d;
       if (!t) top9Btn.hidden = true;
+      // The panel is there when the server offers the kind; its fields come from the kind's schema.
+      if (fv) {
+        // A first try that finishes in seconds on a laptop: 128 px, 128 steps (the schema's defaults are the paper's).
+        fvMore = schemaForm(fv.schema, { exclude: ['model', 'objective'], key: ['size', 'steps', 'copies', 'diversity', 'param'], initial: { size: 128, steps: 128 } });
+        fvSlot.replaceChildren(fvMore.el);
+        fvSection.hidden = false;
+        dossierBtn.hidden = !d;
+      }
       const props = a.schema.properties ?? {};
       const models = choicesFrom(props.model, FALLBACK_MODELS);
       modelSel.replaceChildren(...models.map((m) => h('option', { value: m }, m)));
       modelSel.value = String(props.model?.default ?? models[0]);
       layerIn.value = String(props.layer?.default ?? '@mid');
+      syncObjective();
       if (!props.class) {
         classRadio.disabled = true;
         classRadio.parentElement?.setAttribute('hidden', '');
@@ -226,6 +292,45 @@ export function visualizePage(root: HTMLElement): () => void {
         top9.show(await api.submit('visualize.top9', input));
       } catch (err) {
         showApiError(err, errorHandlers, 'top-9');
+      }
+    }),
+  );
+
+  fvForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void busy(fvRun, 'Starting…', async () => {
+      clearErrors();
+      try {
+        if (!fvKind) throw new Error('the server has no feature visualization job');
+        syncObjective();
+        const input: Record<string, unknown> = { ...(fvMore?.values() ?? {}), model: modelSel.value, objective: objectiveIn.value.trim() };
+        featureviz.show(await api.submit('visualize.featureviz', input));
+      } catch (err) {
+        showApiError(err, fvErrorHandlers, 'feature visualization');
+      }
+    })();
+  });
+
+  dossierBtn.addEventListener(
+    'click',
+    busy(dossierBtn, 'Starting…', async () => {
+      clearErrors();
+      try {
+        if (!dossierKind) throw new Error('the server has no dossier job');
+        const unit = unitNumber();
+        if (unit === undefined) throw Object.assign(new Error('unit: the dossier is about one unit: give its channel number'), { field: 'unit' });
+        const props = dossierKind.schema.properties ?? {};
+        const input: Record<string, unknown> = { model: modelSel.value, layer: layerIn.value.trim(), unit };
+        // The methods ticked above are the report's maps, for the class when one is chosen (else for the unit).
+        const methods = [...methodsBox.querySelectorAll<HTMLInputElement>('input:checked')].map((i) => i.value);
+        if (methods.length && props.methods) input.methods = methods;
+        if (classRadio.checked && props.class && classIn.value !== '') input.class = Number(classIn.value);
+        // The feature visualization settings of the form above (size, steps, copies, parameterization, ...) carry over.
+        const shared = fvMore?.values() ?? {};
+        for (const [k, v] of Object.entries(shared)) if (v !== undefined && props[k] && !(k in input)) input[k] = v;
+        featureviz.show(await api.submit('visualize.dossier', input));
+      } catch (err) {
+        showApiError(err, fvErrorHandlers, 'unit dossier');
       }
     }),
   );
