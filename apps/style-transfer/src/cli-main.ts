@@ -53,6 +53,7 @@ export function parseCliArgs(argv: string[]) {
 
 export async function main(argv: string[], signal: AbortSignal): Promise<void> {
   if (argv[0] === 'batch') return (await import('./batch.js')).batchMain(argv.slice(1), signal);
+  if (argv[0] === 'train-fast' || argv[0] === 'fast') return (await import('./fast.js')).fastMain(argv, signal);
   const args = parseCliArgs(argv);
   if (args.help) return;
   const { options, resolved, output, html, quiet } = args;

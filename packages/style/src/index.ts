@@ -20,3 +20,4 @@ export { styleReportSections, writeStyleReport } from './report.js';
 export { createProgressReporter } from './progress.js';
 export * from './outputs.js';
 export * from './batch.js';
+export * from './fast-index.js';
