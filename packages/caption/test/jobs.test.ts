@@ -12,7 +12,7 @@ import { ConvlabError, optionsJsonSchema, parseOptions, type OptionsSchema } fro
 import { captionImages } from '../src/predict.js';
 import { DISPLAY_SIDE, jobKinds, predictKind, type CaptionJobResult } from '../src/jobs.js';
 import { loadKinds, resolveKindsModule, runJobInProcess, type RunEvent } from '@convlab/jobs';
-import { heavyModulesLoadedBy, pngSize, readPng, runKind } from './job-harness.js';
+import { heavyModulesLoadedBy, pngSize, readPng, runKind } from '@convlab/jobs/testing';
 
 const PHOTO = fileURLToPath(new URL('../../../assets/content/dog.jpg', import.meta.url));
 const PKG = fileURLToPath(new URL('..', import.meta.url));

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ConvlabError, initEngine, loadImage, saveImage } from '@convlab/core';
 import { findFfmpeg, frameName, parseBatchOptions, planBatch, runBatchStylize, type BatchResult } from '../src/batch.js';
 import { styleBatchKind } from '../src/batch-kinds.js';
-import { runKind } from './job-harness.js';
+import { runKind } from '@convlab/jobs/testing';
 import type { JobKind } from '@convlab/jobs/kind';
 
 const STYLE = fileURLToPath(new URL('../../../assets/style/great_wave.jpg', import.meta.url));

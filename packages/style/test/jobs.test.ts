@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ConvlabError, optionsJsonSchema, parseOptions, type OptionsSchema } from '@convlab/core/light';
 import { jobKinds, stylizeKind, type StylizeJobResult } from '../src/jobs.js';
 import { loadKinds, resolveKindsModule, runJobInProcess, type RunEvent } from '@convlab/jobs';
-import { heavyModulesLoadedBy, pngSize, runKind } from './job-harness.js';
+import { heavyModulesLoadedBy, pngSize, runKind } from '@convlab/jobs/testing';
 
 const ASSETS = fileURLToPath(new URL('../../../assets/', import.meta.url));
 const CONTENT = join(ASSETS, 'content/tubingen.jpg');

@@ -25,7 +25,7 @@ import {
   type Top9JobResult,
 } from '../src/jobs.js';
 import { loadKinds, resolveKindsModule, runJobInProcess, type RunEvent } from '@convlab/jobs';
-import { heavyModulesLoadedBy, pngSize, readPng, runKind } from './job-harness.js';
+import { heavyModulesLoadedBy, pngSize, readPng, runKind } from '@convlab/jobs/testing';
 
 const ASSETS = fileURLToPath(new URL('../../../assets/', import.meta.url));
 const DOG = join(ASSETS, 'content/dog.jpg');

@@ -1,16 +1,16 @@
 /**
- * Run a job kind here, as a worker would, without a queue: the input parsed from a JSON body with the
- * kind's schema ('http', as the studio does), a JobContext writing into a temp folder, every event kept.
- * (The same helper sits in packages/{style,visualize,caption}/test; @convlab/jobs' runJobInProcess does
- * this for the drivers.) KINDS_LOOK=<dir> keeps a copy of each job's folder there to look at.
+ * Test helpers for packages that declare job kinds (`@convlab/jobs/testing`): run a kind here, as a worker
+ * would but without a queue, through the same JobContext the drivers give it (`runJobInProcess`): the input
+ * parsed from a JSON body with the kind's schema ('http', as the studio does), every event kept.
+ * KINDS_LOOK=<dir> keeps a copy of each job's folder there to look at.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseOptions, type OptionsSchema } from '@convlab/core/light';
-import type { JobArtifact, JobContext, JobKind, JobProgress } from '@convlab/jobs/kind';
+import type { JobArtifact, JobKind, JobProgress } from './kind.js';
+import { runJobInProcess } from './run.js';
 
 export interface JobRun<R> {
   result: R;
@@ -31,32 +31,18 @@ export async function runKind<R>(kind: JobKind, body: Record<string, unknown>, s
   const artifacts: JobArtifact[] = [];
   const logs: string[] = [];
   const backends: string[] = [];
-  const versions = new Map<string, number>();
-  const record = (path: string, bytes: number, options: { mime?: string; label?: string } = {}): JobArtifact => {
-    if (path.startsWith('/') || path.split('/').includes('..')) throw new Error(`artifact path ${path} is not inside the job folder`);
-    const version = (versions.get(path) ?? 0) + 1;
-    versions.set(path, version);
-    const a: JobArtifact = { path, mime: options.mime ?? 'application/octet-stream', bytes, version, label: options.label };
-    artifacts.push(a);
-    return a;
-  };
-  const ctx: JobContext = {
+  const result = (await runJobInProcess(kind, input, {
     id: `test-${++runs}`,
     dir,
     signal,
-    progress: (p) => progress.push({ ...p }),
-    log: (m) => logs.push(m),
-    setBackend: (b) => backends.push(b),
-    async artifact(path, data, options) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), data);
-      return record(path, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength, options);
+    validate: false,
+    onEvent: (e) => {
+      if (e.type === 'progress') progress.push(e.progress);
+      else if (e.type === 'artifact') artifacts.push(e.artifact);
+      else if (e.type === 'log') logs.push(e.message);
+      else if (e.type === 'setBackend') backends.push(e.backend);
     },
-    async announce(path, options) {
-      return record(path, statSync(join(dir, path)).size, options);
-    },
-  };
-  const result = (await kind.run(input, ctx)) as R;
+  })) as R;
   if (process.env.KINDS_LOOK) cpSync(dir, join(process.env.KINDS_LOOK, `${kind.kind}-${process.pid}-${runs}`), { recursive: true });
   return { result, dir, progress, artifacts, logs, backends, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -83,7 +69,6 @@ export async function pngSize(path: string): Promise<{ width: number; height: nu
   const { width, height } = await readPng(path);
   return { width, height };
 }
-
 /** A PNG file decoded, with the standard deviation of its sample values (0: a flat picture). */
 export async function readPng(path: string): Promise<{ width: number; height: number; std: number }> {
   const bytes = readFileSync(path);
