@@ -17,11 +17,11 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ConvlabError, prepareOutputDir, writeJsonAtomic, type z } from '@convlab/core';
+import { ConvlabError, writeJsonAtomic, type z } from '@convlab/core';
 import { extractToCache, readCacheIndex, sameEncoderWeights, type CacheIndex, type EncoderSpec, type ExtractToCacheOptions, type FeatureExtractor } from './features.js';
 import { ExtractOptions } from './options.js';
-import { checkInputs, checkOneDataset, chooseDataset, hooksOf, loadDataset, parseGiven, refuseOverInputs, type RunHooks } from './runs/common.js';
-import { checkEncoderOptions, resolveEncoder } from './runs/extract.js';
+import { hooksOf, type RunHooks } from './runs/common.js';
+import { prepareExtractSteps } from './runs/extract.js';
 
 export interface FeatureShardRange {
   index: number;
@@ -173,22 +173,7 @@ export interface PreparedExtract {
  * refused) without the work: what a sharded extraction plans its shards from, on the submitting machine.
  */
 export async function prepareExtract(options: z.input<typeof ExtractOptions>, hooks: RunHooks = {}): Promise<PreparedExtract> {
-  const h = hooksOf(hooks);
-  checkOneDataset(options, h);
-  const { o, given } = parseGiven(ExtractOptions, options, h);
-  checkEncoderOptions(o, given, h);
-  const dataset = chooseDataset(o, h, 'extract');
-  checkInputs(dataset.inputs);
   // The encoder's weights must be on this machine too (each worker loads them from its own weights cache).
-  const spec = await resolveEncoder(o, h);
-  refuseOverInputs(o.features, h.name('features'), dataset.inputs);
-  const out = await prepareOutputDir(o.features, { flag: h.name('features'), inputs: dataset.inputs.map((i) => i.path) });
-  const ds = loadDataset(dataset, h);
-  if (!ds.items.length) throw new ConvlabError(`the dataset has no images to extract`, { hint: `check ${h.name('images')} and the annotation files` });
-  if (existsSync(join(out, 'index.json'))) {
-    const old = readCacheIndex(out);
-    const same = JSON.stringify(old.spec) === JSON.stringify(spec) && old.withGrid === o.grid && old.images.length === ds.items.length && old.images.every((x, i) => x === ds.items[i].image);
-    if (!same) throw new ConvlabError(`${h.name('features')} ${o.features} holds a feature cache made otherwise`, { hint: `give ${h.name('features')} a new folder, or delete that one to replace it` });
-  }
+  const { o, spec, out, ds } = await prepareExtractSteps(options, hooksOf(hooks));
   return { spec, features: resolve(out), images: ds.items.map((i) => i.image), paths: ds.items.map((i) => resolve(i.path)), withGrid: o.grid, batch: o.batch, datasetName: ds.name };
 }

@@ -109,12 +109,15 @@ export async function resolveEncoder(o: ExtractOptions, h: Hooks): Promise<Encod
   return spec;
 }
 
-export async function runExtract(options: z.input<typeof ExtractOptions>, hooks: RunHooks = {}): Promise<ExtractRun> {
-  const h = hooksOf(hooks);
+/**
+ * Steps 1-4 of an extraction, shared by runExtract and the sharded extraction's planner (prepareExtract):
+ * options, inputs (the encoder's weights among them), the output folder, the dataset, and a cache already
+ * there (resumed, or refused if it was made otherwise: never silently lost).
+ */
+export async function prepareExtractSteps(options: z.input<typeof ExtractOptions>, h: Hooks) {
   // 1. options
   checkOneDataset(options, h);
   const { o, given } = parseGiven(ExtractOptions, options, h);
-  const random = o.model === 'random-conv';
   checkEncoderOptions(o, given, h);
   const dataset = chooseDataset(o, h, 'extract');
   // 2. inputs (the encoder's weights file among them), 3. output
@@ -139,6 +142,13 @@ export async function runExtract(options: z.input<typeof ExtractOptions>, hooks:
             : undefined;
     if (why) throw new ConvlabError(`${h.name('features')} ${o.features} holds a feature cache made otherwise (${why})`, { hint: `give ${h.name('features')} a new folder, or delete that one to replace it` });
   }
+  return { o, spec, out, ds };
+}
+
+export async function runExtract(options: z.input<typeof ExtractOptions>, hooks: RunHooks = {}): Promise<ExtractRun> {
+  const h = hooksOf(hooks);
+  const { o, spec, out, ds } = await prepareExtractSteps(options, h);
+  const random = o.model === 'random-conv';
   // 5. work
   const engine = await startEngine(o.backend, h);
   const extractor = await createExtractor(spec);
