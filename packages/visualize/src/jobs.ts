@@ -428,8 +428,8 @@ async function featureVizJob(o: FeatureVizJobInput, ctx: JobContext): Promise<Fe
   const started = performance.now();
   const [core, optimize, runs, syntax] = await Promise.all([import('@convlab/core'), import('./featureviz/optimize.js'), import('./runs.js'), import('./featureviz/objective-syntax.js')]);
   return withModel(o, ctx, async (model) => {
-    const size: [number, number] = o.size ? [o.size, o.size] : model.inputSize;
-    const objective = runs.withDiversity(o.objective, o.diversity, o.copies);
+    const settings = runs.featureVizSettings(model, o);
+    const { size, objective } = settings;
     const objectives = syntax.parseObjectives(objective).length;
     const every = o.previewEvery ?? Math.max(1, Math.round(o.steps / PREVIEWS));
     const record = core.createRunRecord({ tool: 'studio visualize.featureviz', parameters: o, seed: o.seed, backend: core.engineInfo()?.summary, model: runs.modelInfo(model) });
@@ -440,17 +440,7 @@ async function featureVizJob(o: FeatureVizJobInput, ctx: JobContext): Promise<Fe
       await ctx.artifact('current.png', await core.encodeImage(montage(images), 'png'), { ...PNG, label });
     };
     const res = await optimize.featureVisualization(model, {
-      objective,
-      size,
-      copies: o.copies,
-      param: o.param,
-      steps: o.steps,
-      learningRate: o.lr,
-      transforms: o.transforms,
-      tv: o.tv,
-      l1: o.l1,
-      blur: o.blur,
-      seed: o.seed,
+      ...settings,
       signal: ctx.signal,
       onStep: (step, steps, value, images) => {
         done = step;

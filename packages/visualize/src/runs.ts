@@ -56,6 +56,7 @@ import {
   type AttributeParameters,
   type DeepDreamOptions as DeepDreamOptionsInput,
   type FeatureVizOptions as FeatureVizOptionsInput,
+  type FeatureVizParameters,
 } from './options.js';
 import { deepDream, featureVisualization } from './featureviz/optimize.js';
 
@@ -748,16 +749,14 @@ export function withDiversity(objective: string, weight: number, copies: number)
     .join(' ; ');
 }
 
-/** Feature visualization by optimization (Olah et al. 2017): the images, a grid with the objective values, and the run record. */
-export async function runFeatureViz(model: ConvNet, options: FeatureVizOptionsInput, hooks: RunHooks & { onStep?: (step: number, steps: number, objective: number) => void } = {}): Promise<FeatureVizRunResult> {
-  const started = performance.now();
-  const o = parseOptions(FeatureVizOptions, options, 'code');
-  const size: [number, number] = o.size ? [o.size, o.size] : model.inputSize;
-  const objective = withDiversity(o.objective, o.diversity, o.copies);
-  const record = createRunRecord({ tool: 'deconvnet featureviz', parameters: o, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
-  const res = await featureVisualization(model, {
-    objective,
-    size,
+/**
+ * The featureVisualization call for parsed FeatureVizOptions (the CLI's and the studio job's): the size
+ * (default: the model's input size), the objective with the diversity term, and the optimizer's settings.
+ */
+export function featureVizSettings(model: ConvNet, o: Omit<FeatureVizParameters, 'out'>) {
+  return {
+    objective: withDiversity(o.objective, o.diversity, o.copies),
+    size: (o.size ? [o.size, o.size] : model.inputSize) as [number, number],
     copies: o.copies,
     param: o.param,
     steps: o.steps,
@@ -767,9 +766,17 @@ export async function runFeatureViz(model: ConvNet, options: FeatureVizOptionsIn
     l1: o.l1,
     blur: o.blur,
     seed: o.seed,
-    signal: hooks.signal,
-    onStep: hooks.onStep,
-  });
+  };
+}
+
+/** Feature visualization by optimization (Olah et al. 2017): the images, a grid with the objective values, and the run record. */
+export async function runFeatureViz(model: ConvNet, options: FeatureVizOptionsInput, hooks: RunHooks & { onStep?: (step: number, steps: number, objective: number) => void } = {}): Promise<FeatureVizRunResult> {
+  const started = performance.now();
+  const o = parseOptions(FeatureVizOptions, options, 'code');
+  const settings = featureVizSettings(model, o);
+  const { size, objective } = settings;
+  const record = createRunRecord({ tool: 'deconvnet featureviz', parameters: o, seed: o.seed, backend: engineInfo()?.summary, model: modelInfo(model) });
+  const res = await featureVisualization(model, { ...settings, signal: hooks.signal, onStep: hooks.onStep });
   record.time('optimize', res.seconds * 1000);
   const slug = safeName(o.objective.replace(/\s+/g, '')).slice(0, 60);
   const files: string[] = [];
