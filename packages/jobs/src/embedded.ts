@@ -16,10 +16,10 @@ import { mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/pr
 import { hostname } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConvlabError, writeFileAtomic } from '@convlab/core/light';
+import { ConvlabError } from '@convlab/core/light';
 import { FINAL_STATUSES, type JobArtifact, type JobError, type JobEvent, type JobInfo, type JobKind, type JobStatus } from './kind.js';
 import { JobInputError, parseJobInput } from './input.js';
-import { filesDir, isValidJobId, jobDir, jobFile, safeRelativePath, stagingDir } from './layout.js';
+import { filesDir, isValidJobId, jobDir, jobFile, safeRelativePath, stagingDir, writeFileAtomically } from './layout.js';
 import { loadKinds, resolveKindsModule } from './modules.js';
 import type { ParentMessage, WorkerMessage } from './protocol.js';
 import type { JobQueue, ListOptions, SubmitOptions } from './types.js';
@@ -276,7 +276,7 @@ class Embedded implements EmbeddedQueue {
     }
     const file = jobFile(this.runsDir, entry.info.id);
     entry.writes = entry.writes
-      .then(() => writeFileAtomic(file, JSON.stringify({ ...entry.info, queueOrder: entry.order }, null, 2) + '\n'))
+      .then(() => writeFileAtomically(file, JSON.stringify({ ...entry.info, queueOrder: entry.order }, null, 2) + '\n'))
       .catch((err: Error) => this.config.warn(`could not write ${file}: ${err.message}`));
     return entry.writes;
   }

@@ -8,7 +8,9 @@
  * A failed, cancelled or crashed job has no .staging and no files/: no half-written output survives.
  * Artifact paths are relative to ctx.dir ('/'-separated), so they name the same file in .staging/ and files/.
  */
-import { extname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, extname, join } from 'node:path';
 
 /** Job ids are folder names: a letter or digit first, then letters, digits, '.', '_', '-'; at most 128. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -58,3 +60,19 @@ const MIME: Record<string, string> = {
 /** The MIME type of a file by its extension (application/octet-stream when unknown). */
 export const mimeOf = (path: string): string => MIME[extname(path).toLowerCase()] ?? 'application/octet-stream';
 
+/**
+ * Write a file atomically: a temporary file in the same folder, then a rename, so a reader (the studio
+ * serving a live image) sees the old bytes or the new ones, never a part. (core's writeFileAtomic lives in
+ * its main entry, which loads tfjs; this package imports only @convlab/core/light.)
+ */
+export async function writeFileAtomically(file: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

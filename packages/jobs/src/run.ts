@@ -8,8 +8,7 @@ import type { z } from '@convlab/core/light';
 import { join } from 'node:path';
 import { parseJobInput } from './input.js';
 import type { JobArtifact, JobContext, JobKind, JobProgress } from './kind.js';
-import { writeFileAtomic } from '@convlab/core/light';
-import { mimeOf, safeRelativePath } from './layout.js';
+import { mimeOf, safeRelativePath, writeFileAtomically } from './layout.js';
 import type { RunEvent } from './protocol.js';
 
 export interface RunInProcessOptions {
@@ -81,7 +80,7 @@ export function createJobContext(options: { id: string; dir: string; signal: Abo
     artifact(path, data, opts = {}) {
       const rel = checkPath(path);
       return chained(rel, async () => {
-        await writeFileAtomic(join(dir, ...rel.split('/')), data);
+        await writeFileAtomically(join(dir, ...rel.split('/')), data);
         const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
         const artifact: JobArtifact = { path: rel, mime: opts.mime ?? mimeOf(rel), bytes, version: nextVersion(rel) };
         if (opts.label !== undefined) artifact.label = opts.label;

@@ -4,11 +4,10 @@
  * the server makes: `<runs>/uploads/<id>.<ext>` plus `<id>.json` with what was learned about it. The id is
  * the first 32 hex digits of the bytes' SHA-256, so the same image uploaded twice is one upload.
  */
-import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '@convlab/core/light';
 import { HttpError } from './errors.js';
 
 /** Formats accepted, by sharp's name, with the extension and MIME type the server gives them. */
@@ -84,8 +83,8 @@ export class UploadStore {
     const existing = await this.get(id);
     if (existing) return existing;
     // The image first, its record last: an upload exists once its record does.
-    await writeFileAtomic(join(this.dir, `${id}.${format.ext}`), bytes);
-    await writeFileAtomic(join(this.dir, `${id}.json`), JSON.stringify(info, null, 2) + '\n');
+    await writeAtomically(join(this.dir, `${id}.${format.ext}`), bytes);
+    await writeAtomically(join(this.dir, `${id}.json`), JSON.stringify(info, null, 2) + '\n');
     return info;
   }
 
@@ -124,3 +123,15 @@ export function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) ? 1 : 0)} MB` : n >= 1024 ? `${Math.round(n / 1024)} kB` : `${n} bytes`;
 }
 
+/** Temp file in the same folder, then rename: a reader sees all of the file or none of it. */
+async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
