@@ -13,6 +13,7 @@
  */
 import { ConvlabError, tf } from '@convlab/core';
 import { chainUsable, foldChain, planFusion, runFused, type FusableConv, type FusableScaleShift, type FusionChain, type FusionNode, type FusionPlan, type FusionRole } from './fusion.js';
+import { frozenConv2d } from './ops.js';
 import { layerHandlerFor, type BuildContext, type LayerHandler, type NodeFn, type RunContext } from './layers/index.js';
 import type { ExecutorOptions, ForwardOptions } from './types.js';
 
@@ -119,6 +120,11 @@ function collectNodes(model: LayersModel): GraphNode[] {
   return order;
 }
 
+/** Chains the frozen-weight path takes: dense convs, dilation 1, no activation or relu (relu6's gradient at its cap needs the input). */
+function frozenUsable(conv: FusableConv, chain: FusionChain): boolean {
+  return !conv.depthwise && conv.dilation[0] === 1 && conv.dilation[1] === 1 && (chain.activation === 'linear' || chain.activation === 'relu');
+}
+
 /** Whether the engine records gradients right now (inside tf.grad / tf.customGrad). */
 function taping(): boolean {
   return tf.engine().isTapeOn();
@@ -146,7 +152,7 @@ export class GraphExecutor {
     if (model.inputs.length !== 1) {
       throw new ConvlabError(`model ${model.name} has ${model.inputs.length} inputs; only single-input models are supported`);
     }
-    this.options = { fusedInference: options.fusedInference ?? true, convGradient: options.convGradient ?? 'auto' };
+    this.options = { fusedInference: options.fusedInference ?? true, convGradient: options.convGradient ?? 'auto', frozenWeights: options.frozenWeights ?? false };
     this.nodes = collectNodes(model);
     this.inputName = model.inputs[0].sourceLayer.name;
     const local = new Map<string, LayerHandler>();
@@ -253,6 +259,8 @@ export class GraphExecutor {
     for (const n of nodes) remaining.set(n.name, (this.consumers.get(n.name) ?? []).filter((c) => inSub.has(c)).length);
     const freeEarly = !taping();
     const fuse = freeEarly && (options.fusedInference ?? this.options.fusedInference) && !options.override;
+    // Under a tape: frozen-weight chains (input gradient only) where the caller asked for them.
+    const frozen = !freeEarly && (options.frozenWeights ?? this.options.frozenWeights) && !options.override && ctx.relu === 'normal';
     const skipped = new Set<string>(); // chain members computed as part of a fused chain
     const mine = new Set<Tensor>(); // tensors created here (safe to dispose early)
 
@@ -265,12 +273,15 @@ export class GraphExecutor {
         y = x;
       } else {
         const inputs = node.inbound.map((i) => values.get(i)!);
-        const chain = fuse ? this.fusionPlan.get(node.name) : undefined;
-        if (chain && chainUsable(chain, inSub, wanted)) {
+        const chain = fuse || frozen ? this.fusionPlan.get(node.name) : undefined;
+        const conv = chain ? (this.fusable.get(chain.nodes[0]) as FusableConv) : undefined;
+        if (chain && conv && chainUsable(chain, inSub, wanted) && (fuse || frozenUsable(conv, chain))) {
           name = chain.nodes[chain.nodes.length - 1];
           chain.nodes.slice(1).forEach((n) => skipped.add(n));
-          const conv = this.fusable.get(chain.nodes[0]) as FusableConv;
-          y = tf.tidy(() => runFused(conv, this.fused(chain), chain.activation, inputs[0] as Tensor4D));
+          const w = this.fused(chain);
+          y = fuse
+            ? tf.tidy(() => runFused(conv, w, chain.activation, inputs[0] as Tensor4D))
+            : frozenConv2d(inputs[0] as Tensor4D, w.filter, w.bias, conv.strides, conv.padding, chain.activation as 'linear' | 'relu', ctx.convGradient);
         } else {
           const fn = this.fns.get(node.name)!;
           // Without a gradient tape, a layer's temporaries (conv before bias, etc.) can go at once.

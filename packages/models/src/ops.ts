@@ -147,6 +147,50 @@ export function conv2d(
   )(x) as Tensor4D;
 }
 
+/**
+ * activation(conv2d(x, filter) + bias) with frozen weights: one FusedConv2D kernel forward (one output tensor
+ * instead of conv, bias, batch norm and relu each writing one), and a backward pass that computes only the
+ * input gradient, from the saved output: dx = conv2d^T(dy * [y > 0]) for relu, conv2d^T(dy) for linear. The
+ * filter and bias get no gradient, so this is for work that differentiates with respect to the image (style
+ * transfer, feature visualization), never for training the weights. Dilation 1 only.
+ */
+export function frozenConv2d(
+  x: Tensor4D,
+  filter: Tensor4D,
+  bias: Tensor | undefined,
+  strides: [number, number],
+  padding: Padding,
+  activation: 'linear' | 'relu',
+  mode: ConvGradientMode = 'auto',
+): Tensor4D {
+  const fused = (input: Tensor4D) => tf.fused.conv2d({ x: input, filter, strides, pad: padding, dataFormat: 'NHWC', bias, activation });
+  if (!tf.engine().isTapeOn()) return fused(x);
+  const forwardGrad = useForwardConvGrad(mode, false, [1, 1]);
+  const [kh, kw] = filter.shape;
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const input = args[0] as Tensor4D;
+    const save = args[1] as SaveFn;
+    // runKernel directly: under a tape tf.fused.conv2d records its own (filter-computing) gradient.
+    const inputs: Record<string, Tensor> = { x: input, filter };
+    if (bias) inputs.bias = bias;
+    const y = tf.engine().runKernel('FusedConv2D', inputs, { strides, pad: padding, dataFormat: 'NHWC', dilations: 1, activation } as never) as Tensor4D;
+    save([y]);
+    return {
+      value: y,
+      // tfjs runs a custom gradient outside any tidy of its own; the masked gradient goes at once.
+      gradFunc: (dy: Tensor4D, saved: Tensor[]) =>
+        tf.tidy(() => {
+          const g = activation === 'relu' ? (tf.mul(dy, tf.step(saved[0])) as Tensor4D) : dy;
+          if (!forwardGrad) return tf.conv2dTranspose(g, filter, input.shape, strides, padding);
+          const spread = spreadGradient(g, [input.shape[1], input.shape[2]], [kh, kw], strides, [1, 1], padding);
+          const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as Tensor4D;
+          return tf.conv2d(spread, flipped, 1, 'valid', 'NHWC', 1);
+        }),
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as Tensor4D;
+}
+
 /** depthwiseConv2d (filter [kh, kw, c, multiplier]) whose input gradient is a forward depthwise conv. */
 export function depthwiseConv2d(
   x: Tensor4D,

@@ -105,6 +105,13 @@ export interface ExecutorOptions {
   fusedInference?: boolean;
   /** How conv input gradients are computed (default 'auto'). */
   convGradient?: ConvGradientMode;
+  /**
+   * Under a gradient tape, run conv [-> batch norm] [-> relu] chains (dense convs, dilation 1, linear or relu)
+   * as one fused kernel with frozen weights (ops.ts frozenConv2d): the image gets its exact gradient, the
+   * weights none. For work that differentiates with respect to the input only (style transfer); default
+   * false, so training and weight gradients are never silently cut. Off with an override or a relu rule.
+   */
+  frozenWeights?: boolean;
 }
 
 export interface ForwardOptions extends ExecutorOptions {

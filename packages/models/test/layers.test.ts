@@ -310,3 +310,85 @@ test('feature info and roles of a small VGG-like net', (t) => {
   t.deepEqual(at64.find((f) => f.name === 'logits')?.outputShape, [3], 'global pooling: the head fits any size');
   net.dispose();
 });
+
+/** input 13x13x3 -> conv+bias+relu (VGG) -> conv (no bias) -> BN -> relu (Inception, stride 2, valid) -> conv+bias (linear) -> relu6 conv chain -> avg pool. */
+function frozenNet(): LayersModel {
+  let seed = 40;
+  const init = () => tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: seed++ });
+  const input = tf.input({ shape: [13, 13, 3], name: 'image' });
+  const apply = (layer: { apply: (x: SymbolicTensor | SymbolicTensor[]) => unknown }, x: SymbolicTensor) => layer.apply(x) as SymbolicTensor;
+  let x = apply(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', name: 'vgg', kernelInitializer: init(), biasInitializer: init() }), input);
+  x = apply(tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'valid', useBias: false, name: 'inc', kernelInitializer: init() }), x);
+  x = apply(tf.layers.batchNormalization({ name: 'inc_bn', scale: false, movingMeanInitializer: init(), movingVarianceInitializer: 'ones' }), x);
+  x = apply(tf.layers.activation({ activation: 'relu', name: 'inc_relu' }), x);
+  x = apply(tf.layers.conv2d({ filters: 4, kernelSize: 1, name: 'lin', kernelInitializer: init(), biasInitializer: init() }), x);
+  x = apply(tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, name: 'r6', kernelInitializer: init() }), x);
+  x = apply(tf.layers.reLU({ maxValue: 6, name: 'r6_relu' }), x);
+  const out = apply(tf.layers.averagePooling2d({ poolSize: 2, name: 'pool' }), x);
+  return tf.model({ inputs: input, outputs: out, name: 'frozen' });
+}
+
+test.serial('frozenWeights: the same image gradient as layer by layer, from fused kernels, only when asked (every backend)', async (t) => {
+  const backends = ['wasm', 'cpu'];
+  try {
+    await initEngine({ backend: 'native', log: false });
+    backends.push('native');
+  } catch {
+    t.log('native backend not built here: checked on wasm and cpu');
+  }
+  try {
+    for (const backend of backends) {
+      await initEngine({ backend, log: false });
+      await frozenMatchesPlain(t, backend);
+    }
+  } finally {
+    await initEngine({ backend: 'wasm', log: false });
+  }
+});
+
+async function frozenMatchesPlain(t: import('ava').ExecutionContext, backend: string): Promise<void> {
+  const model = frozenNet();
+  const x = tf.randomUniform([2, 13, 13, 3], -1, 1, 'float32', 9) as Tensor4D;
+  const outputs = ['vgg', 'inc_relu', 'lin', 'pool'];
+  const r = Object.fromEntries(outputs.map((o, i) => [o, tf.randomNormal([2, ...(model.getLayer(o).outputShape as number[]).slice(1)], 0, 1, 'float32', 20 + i)]));
+  const grads = async (options: GraphExecutorOptions, perCall?: { frozenWeights: boolean }) => {
+    const ex = new GraphExecutor(model, options);
+    const loss = (input: Tensor) => {
+      const out = ex.run(input as Tensor4D, outputs, perCall ?? {});
+      return tf.addN(outputs.map((o) => tf.sum(tf.mul(out[o], r[o]))));
+    };
+    let g: Tensor | undefined;
+    const info = await tf.profile(() => {
+      g = tf.grad(loss)(x);
+      return g;
+    });
+    const values = await g!.data();
+    const value = (loss(x).dataSync() as Float32Array)[0];
+    ex.dispose();
+    return { values, value, kernels: info.kernelNames };
+  };
+  const plain = await grads({});
+  const frozen = await grads({ frozenWeights: true });
+  const perCall = await grads({}, { frozenWeights: true });
+  t.false(plain.kernels.includes('FusedConv2D'), `${backend}: off by default under a tape`);
+  t.true(frozen.kernels.includes('FusedConv2D'), backend);
+  t.true(perCall.kernels.includes('FusedConv2D'), `${backend}: per-call option`);
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < plain.values.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(plain.values[i] - frozen.values[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(plain.values[i]));
+  }
+  t.true(maxAbs > 0);
+  t.true(maxDiff / maxAbs < 1e-5, `${backend}: image gradient differs by ${maxDiff / maxAbs} (relative to its largest value)`);
+  t.true(Math.abs(plain.value - frozen.value) <= 1e-5 * Math.abs(plain.value), `${backend}: loss ${plain.value} vs ${frozen.value}`);
+  // The relu6 chain runs layer by layer (its gradient at the cap needs the input), the others fused: 3 fused convs per forward.
+  const fusedPerForward = (await tf.profile(() => {
+    const ex = new GraphExecutor(model, { frozenWeights: true });
+    const g = tf.grad((input: Tensor) => tf.sum(ex.run(input as Tensor4D, ['pool']).pool))(x);
+    return g;
+  })).kernels.filter((k) => k.name === 'FusedConv2D').length;
+  t.is(fusedPerForward, 3, backend);
+  tf.dispose([x, ...Object.values(r)]);
+  model.dispose();
+}

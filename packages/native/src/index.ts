@@ -4,7 +4,7 @@
  * cheap and never throws; the addon is loaded by installNativeKernels().
  */
 import { ADDON_PATH, addonError, loadAddon } from './addon.js';
-import type { AddonInfo } from './addon.js';
+import type { AddonInfo, NativeAddon } from './addon.js';
 import { NATIVE_IMPLS } from './cpu-kernels.js';
 import type { KernelArgs } from './cpu-kernels.js';
 import { installRelu6Grad, uninstallRelu6Grad } from './grad-overrides.js';
@@ -50,7 +50,23 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
   }
   installRelu6Grad();
   const info = addon.info();
-  return { detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}` };
+  const reuse = keepFreedMemory(addon);
+  return { detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${reuse ? ', freed memory reused' : ''}` };
+}
+
+/** glibc's largest mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit): blocks up to it come from the reusable heap. */
+export const MMAP_THRESHOLD = 32 * 1024 * 1024;
+/** Free memory kept at the heap top before glibc gives it back. */
+export const TRIM_THRESHOLD = 1024 * 1024 * 1024;
+
+/**
+ * Ask glibc to keep freed blocks (up to MMAP_THRESHOLD each, TRIM_THRESHOLD in all at the heap top) for reuse,
+ * so kernel outputs land in memory already faulted in rather than fresh pages (csrc/addon.cc says what it
+ * measured). CONVLAB_KEEP_FREED_MEMORY=0 leaves glibc's defaults. Returns whether it took effect.
+ */
+export function keepFreedMemory(addon: NativeAddon, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.CONVLAB_KEEP_FREED_MEMORY === '0' || !addon.keepFreedMemory) return false;
+  return addon.keepFreedMemory(MMAP_THRESHOLD, TRIM_THRESHOLD);
 }
 
 /**

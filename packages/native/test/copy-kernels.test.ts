@@ -194,3 +194,42 @@ nativeTest('Max and ArgMax over contiguous axes match the cpu kernels (ties, NaN
   t.is(native, 0);
   for (const v of [base, withNaN, zeros, ints, ref, got]) v.dispose();
 });
+
+nativeTest('MirrorPad matches the cpu kernel (reflect and symmetric, ranks 1-4, pads up to the limit, float32 / int32)', async (t) => {
+  const cases: { shape: number[]; paddings: [number, number][] }[] = [
+    { shape: [7], paddings: [[3, 2]] },
+    { shape: [4, 5], paddings: [[0, 0], [2, 3]] },
+    { shape: [4, 5], paddings: [[3, 1], [0, 0]] },
+    { shape: [4, 5], paddings: [[1, 3], [4, 2]] },
+    { shape: [2, 6, 5, 3], paddings: [[0, 0], [4, 4], [4, 3], [0, 0]] },
+    { shape: [1, 9, 8, 16], paddings: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+    { shape: [2, 3, 4, 2], paddings: [[1, 0], [2, 2], [0, 3], [1, 1]] },
+  ];
+  for (const { shape, paddings } of cases) {
+    for (const mode of ['reflect', 'symmetric'] as const) {
+      const lim = mode === 'reflect' ? 1 : 0;
+      const pads = paddings.map(([a, b], i) => [Math.min(a, shape[i] - lim), Math.min(b, shape[i] - lim)] as [number, number]);
+      for (const dtype of ['float32', 'int32'] as const) {
+        const x = dtype === 'float32' ? rand(shape) : tf.cast(tf.mul(rand(shape), 100), 'int32');
+        const [ref, got, native] = await both('MirrorPad', { x }, { paddings: pads, mode });
+        t.true(same(got, ref), `MirrorPad ${mode} ${dtype} ${shape} ${JSON.stringify(pads)}`);
+        t.is(native, 1, `MirrorPad ${mode} ${shape} took the fallback`);
+      }
+    }
+  }
+});
+
+nativeTest('ResizeNearestNeighbor matches the cpu kernel (2x, odd sizes, down, alignCorners, halfPixelCenters)', async (t) => {
+  const shapes = [[1, 5, 7, 3], [2, 4, 4, 16], [1, 9, 6, 1]];
+  const sizes: [number, number][] = [[10, 14], [8, 8], [3, 5], [7, 11], [1, 1]];
+  for (const shape of shapes) {
+    for (const size of sizes) {
+      for (const [alignCorners, halfPixelCenters] of [[false, false], [true, false], [false, true]]) {
+        const images = rand(shape);
+        const [ref, got, native] = await both('ResizeNearestNeighbor', { images }, { size, alignCorners, halfPixelCenters });
+        t.true(same(got, ref), `ResizeNearestNeighbor ${shape} -> ${size} align ${alignCorners} half ${halfPixelCenters}`);
+        t.is(native, 1);
+      }
+    }
+  }
+});

@@ -36,7 +36,7 @@ export interface ConvNetLike {
   preprocess(images: Tensor): Tensor4D;
   deprocess(x: Tensor4D): Tensor4D;
   resolveLayer(nameOrAlias: string): string;
-  forward(x: Tensor4D, options: { outputs: string[]; pool?: 'max' | 'avg' }): Record<string, Tensor>;
+  forward(x: Tensor4D, options: { outputs: string[]; pool?: 'max' | 'avg'; frozenWeights?: boolean }): Record<string, Tensor>;
   outputShapeFor(nameOrAlias: string, inputSize: [number, number]): number[];
   dispose(): void;
 }
@@ -51,7 +51,8 @@ export function fromConvNet(net: ConvNetLike): FeatureNet {
     resolveLayer: (n) => net.resolveLayer(n),
     preprocess: (rgb) => net.preprocess(rgb),
     deprocess: (x) => net.deprocess(x),
-    forward: (x, layers, pool) => net.forward(x, { outputs: layers, pool }),
+    // Style transfer differentiates with respect to the image only: conv chains run fused with frozen weights.
+    forward: (x, layers, pool) => net.forward(x, { outputs: layers, pool, frozenWeights: true }),
     activationFloats(layers, size) {
       const deepest = Math.max(...layers.map((l) => layerNames.indexOf(net.resolveLayer(l))));
       let total = 0;

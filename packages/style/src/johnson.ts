@@ -218,7 +218,7 @@ export function createTransformNet(config: TransformNetConfig = DEFAULT_TRANSFOR
         const convB = (x: Tensor4D, layer: string, kernel: number, stride: number, scale = 1, shift = 0) => {
           const k = scale === 1 ? p(`${layer}/kernel`) : tf.mul(p(`${layer}/kernel`), scale);
           const b = scale === 1 && shift === 0 ? p(`${layer}/bias`) : tf.mul(tf.add(p(`${layer}/bias`), shift), scale);
-          return tf.fused.conv2d({ x: reflectSlices(x, (kernel - 1) / 2), filter: k as Tensor4D, strides: stride, pad: 'valid', bias: b }) as Tensor4D;
+          return tf.fused.conv2d({ x: reflect(x, (kernel - 1) / 2), filter: k as Tensor4D, strides: stride, pad: 'valid', bias: b }) as Tensor4D;
         };
         /** IN with gamma/beta, then ReLU or not, as one per-channel affine (depthwise 1x1 conv + bias). */
         const norm = (x: Tensor4D, layer: string, relu: boolean) => {
@@ -236,7 +236,7 @@ export function createTransformNet(config: TransformNetConfig = DEFAULT_TRANSFOR
         // x / 127.5 - 1 folded into the first convolution: conv(x s - 1) = s conv(x) - sum(k) (reflection keeps constants constant).
         const k1 = p('conv1/kernel');
         const first = tf.fused.conv2d({
-          x: reflectSlices(rgb, 4),
+          x: reflect(rgb, 4),
           filter: tf.div(k1, 127.5) as Tensor4D,
           strides: 1,
           pad: 'valid',
