@@ -25,6 +25,16 @@
  * - TV(x) is the mean squared difference of neighbouring pixels of the RGB image / 255 (Mahendran &
  *   Vedaldi 2015; jcjohnson/neural-style's -tv_weight): it suppresses high-frequency noise.
  *
+ * Border and stride-grid fixes (issue 16; measured by ./artifacts.ts). The network may see a view of x
+ * instead of x itself: `networkView` reflection-pads x by P px (so the border pixels sit inside the image the
+ * network sees, and a valid-padded first convolution that skips the last row and column skips a reflected
+ * copy instead) and, with jitter J, takes the window shifted by (dy, dx), |dy|, |dx| <= J, drawn anew at each
+ * evaluation (Mordvintsev et al.'s "transformation robustness", Distill 2018): the stride-2 grids of the
+ * early layers then fall on a different pixel phase from one step to the next and stop imprinting one
+ * period-2 pattern. The objective becomes L(view(x)) with the content targets P^l taken from the same view
+ * of p; TV stays on x. Its gradient reaches x through slice, reverse and concat (tfjs's own MirrorPad
+ * gradient drops the reflected part, so it is not used).
+ *
  * Other style statistics plug into the same objective as a StyleTerm: sliced Wasserstein
  * (./sliced-wasserstein.ts), on softmax features (./softmax-features.ts) or not; see ./style-losses.ts.
  *
@@ -333,19 +343,72 @@ export function disposeTargets(t: GatysTargets): void {
   for (const s of t.style) s.term.dispose();
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The network's view of x: reflection padding and jitter (see the header)
+
+/**
+ * Reflection padding of [n, h, w, c] by p px on each side of h and w (the edge pixel is not repeated, as
+ * numpy's 'reflect'), built from slice, reverse and concat so that its gradient adds the reflected copies'
+ * gradients back onto the pixels they copy. Needs p < h and p < w.
+ */
+export function padByReflection(x: Tensor4D, p: number): Tensor4D {
+  if (p === 0) return x;
+  const [n, h, w, c] = x.shape;
+  if (!(Number.isInteger(p) && p > 0 && p < h && p < w)) {
+    throw new ConvlabError(`padByReflection: padding ${p} px needs an image larger than ${p} px per side, got ${w}x${h}`, { hint: 'use a smaller --pad / --jitter or a larger --size' });
+  }
+  return tf.tidy(() => {
+    const top = tf.reverse(tf.slice(x, [0, 1, 0, 0], [n, p, w, c]), 1);
+    const bottom = tf.reverse(tf.slice(x, [0, h - 1 - p, 0, 0], [n, p, w, c]), 1);
+    const rows = tf.concat([top, x, bottom], 1) as Tensor4D;
+    const left = tf.reverse(tf.slice(rows, [0, 0, 1, 0], [n, h + 2 * p, p, c]), 2);
+    const right = tf.reverse(tf.slice(rows, [0, 0, w - 1 - p, 0], [n, h + 2 * p, p, c]), 2);
+    return tf.concat([left, rows, right], 2) as Tensor4D;
+  });
+}
+
+/**
+ * What the network sees of an image x [1, h, w, c]: x reflection-padded by `pad` px and shifted by (dy, dx)
+ * (|dy|, |dx| <= jitter), i.e. the (h + 2 pad) x (w + 2 pad) window at offset (jitter + dy, jitter + dx) of x
+ * reflection-padded by pad + jitter. pad = jitter = 0 returns x itself (the plain objective).
+ */
+export function networkView(x: Tensor4D, pad: number, jitter: number, dy = 0, dx = 0): Tensor4D {
+  if (pad === 0 && jitter === 0) return x;
+  if (Math.abs(dy) > jitter || Math.abs(dx) > jitter) throw new ConvlabError(`networkView: shift (${dy}, ${dx}) exceeds the jitter of ${jitter} px`);
+  const [n, h, w, c] = x.shape;
+  const m = pad + jitter;
+  return tf.tidy(() => tf.slice(padByReflection(x, m), [0, jitter + dy, jitter + dx, 0], [n, h + 2 * pad, w + 2 * pad, c]) as Tensor4D);
+}
+
+/** One evaluation's view: the network input made from x (differentiable) and the content targets of that view. */
+export interface ObjectiveView {
+  input(x: Tensor4D): Tensor4D;
+  content: GatysTargets['content'];
+}
+
 /**
  * Eq. 7 as a function of the network input x: L = alpha L_content + beta sum_l w_l E_l + gamma TV(x), its
  * gradient dL/dx by autodiff through the network, and the weighted parts for progress and the run record.
+ * `view`, called once per evaluation, makes the network see view.input(x) (padded, jittered: networkView)
+ * against view.content; TV stays on x. Without it the network sees x (the objective checked against PyTorch).
  */
-export function gatysObjective(net: FeatureNet, o: GatysSettings, targets: GatysTargets, transform: (f: Tensor) => Tensor = identity): Objective {
+export function gatysObjective(
+  net: FeatureNet,
+  o: GatysSettings,
+  targets: GatysTargets,
+  transform: (f: Tensor) => Tensor = identity,
+  view?: () => ObjectiveView,
+): Objective {
   const layers = [...new Set([...targets.content.map((c) => c.layer), ...targets.style.map((s) => s.layer)])];
   return (x: Tensor4D) => {
     const parts = { content: 0, style: 0, tv: 0 };
+    const v = view?.();
+    const contentTargets = v ? v.content : targets.content;
     const f = (img: Tensor) => {
-      const feats = net.forward(img as Tensor4D, layers, o.pool);
+      const feats = net.forward(v ? v.input(img as Tensor4D) : (img as Tensor4D), layers, o.pool);
       let c: Tensor = tf.scalar(0);
-      for (const t of targets.content) c = tf.add(c, contentLoss(feats[t.layer], t.target, o.contentNorm, t.variance));
-      if (targets.content.length > 1) c = tf.div(c, targets.content.length);
+      for (const t of contentTargets) c = tf.add(c, contentLoss(feats[t.layer], t.target, o.contentNorm, t.variance));
+      if (contentTargets.length > 1) c = tf.div(c, contentTargets.length);
       let s: Tensor = tf.scalar(0);
       for (const t of targets.style) s = tf.add(s, tf.mul(t.term.loss(transform(feats[t.layer])), t.weight));
       const tv = o.tvWeight > 0 ? totalVariationLoss(tf.div(net.deprocess(img as Tensor4D), 255), { reduction: 'mean' }) : tf.scalar(0);

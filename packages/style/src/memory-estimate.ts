@@ -50,7 +50,10 @@ function gb(bytes: number): string {
   return `${(bytes / 1e9).toFixed(1)} GB`;
 }
 
-/** Throw a ConvlabError saying how much memory `size` would need and which size would fit. */
+/**
+ * Throw a ConvlabError saying how much memory `size` would need and which size would fit. `pad`: the network
+ * sees the image reflection-padded by this many px on each side (stylize's --pad), so it is estimated at that size.
+ */
 export function checkMemory(
   net: FeatureNet,
   layers: string[],
@@ -58,8 +61,9 @@ export function checkMemory(
   optimizer: 'lbfgs' | 'adam',
   limitBytes = defaultMemoryLimit(),
   backend?: string,
+  pad = 0,
 ): MemoryEstimate {
-  const bytes = estimateMemoryBytes(net, layers, dims, optimizer);
+  const bytes = estimateMemoryBytes(net, layers, [dims[0] + 2 * pad, dims[1] + 2 * pad], optimizer);
   if (bytes > limitBytes) {
     const side = Math.max(...dims);
     // Activations grow with the pixel count: scale the side by the square root of the ratio.

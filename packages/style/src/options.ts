@@ -80,6 +80,15 @@ export function defaultPool(backbone: Backbone, weights: string): 'avg' | 'max' 
 export const DEFAULT_BACKBONE: Backbone = 'inception_v3';
 /** Learning rate when --lr is not given, per optimiser. */
 export const DEFAULT_LR = { lbfgs: 1, adam: 0.03 } as const;
+/**
+ * Border and grid fixes (issue 16; ./gatys.ts networkView, measured with ./artifacts.ts in
+ * apps/style-transfer/README.md "Cleaner output"): reflection padding in px, and the jitter in px Adam
+ * runs get when --jitter is not given (L-BFGS needs a deterministic objective: no jitter).
+ */
+export const DEFAULT_PAD = 16;
+export const DEFAULT_JITTER = { lbfgs: 0, adam: 1 } as const;
+export const MAX_PAD = 256;
+export const MAX_JITTER = 64;
 export const MAX_SIZE = 8192;
 export const MAX_ITERATIONS = 100_000;
 /** Each multi-scale stage size. */
@@ -125,6 +134,20 @@ export const StylizeOptions = z.object({
   softmaxTemperature: z.number().min(0).default(0).meta({ description: 'softmax features (Wang et al. 2021) at this temperature; 0 = off', placeholder: 'T' }),
   swProjections: z.number().int().min(1).max(65536).optional().meta({ description: 'sliced-Wasserstein directions per layer (default: channel count)', placeholder: 'K' }),
   pool: z.enum(['avg', 'max']).optional().describe("pooling inside the network (avg: Gatys et al.'s variant; max: the network's own). Default max for VGG with trained weights (the classic setup), else avg"),
+  pad: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_PAD)
+    .default(DEFAULT_PAD)
+    .meta({ description: 'reflection padding in px around the image before the network, cropped after: no weakly stylized frame (0 = off, the plain objective)', placeholder: 'PX' }),
+  jitter: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_JITTER)
+    .optional()
+    .meta({ description: `random shift of the image by up to this many px at each Adam step, against the stride-2 grid texture (default ${DEFAULT_JITTER.adam} with adam; lbfgs: 0 only)`, placeholder: 'PX' }),
   // optimisation
   optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('optimiser of the image'),
   iterations: z.number().int().min(1).max(MAX_ITERATIONS).default(200).describe('iterations of the final stage'),
@@ -168,6 +191,8 @@ export interface ResolvedStylizeOptions extends ParsedStylizeOptions {
   tvWeight: number;
   stageIterations: number;
   lr: number;
+  /** Jitter in px (0 with lbfgs). */
+  jitter: number;
   /** Side of each stage, coarse to fine; the last is `size`. */
   stages: number[];
 }
@@ -213,6 +238,10 @@ export function resolveStylizeOptions(o: ParsedStylizeOptions, source: OptionSou
   if (contentWeight + styleWeight === 0) bad('styleWeight', 'content and style weights are both 0', 'give the style a positive weight');
   if (o.init === 'image' && (o.initImage === undefined || o.initImage === '')) bad('initImage', 'init is image but no starting image is given', `pass ${name('initImage')} PATH (or choose another ${name('init')})`);
   if (o.init !== 'image' && o.initImage !== undefined) bad('initImage', `a starting image is given but init is ${o.init}`, `add ${name('init')} image to start from it, or leave ${name('initImage')} out`);
+  const jitter = o.jitter ?? DEFAULT_JITTER[o.optimizer];
+  if (o.optimizer === 'lbfgs' && jitter > 0) {
+    bad('jitter', `${jitter} px needs ${name('optimizer')} adam: L-BFGS needs the same objective at every step`, `add ${name('optimizer')} adam, or set ${name('jitter')} 0 (${name('pad')} works with both)`);
+  }
   const stages = stageSizes(o.size, o.multiscale);
   for (const s of stages) checkNumber(s, name('multiscale'), STAGE_RANGE);
   if (stages[stages.length - 1] !== o.size) bad('multiscale', `the last stage (${stages[stages.length - 1]}) must equal size (${o.size})`, 'end the stage list with the output size');
@@ -228,6 +257,7 @@ export function resolveStylizeOptions(o: ParsedStylizeOptions, source: OptionSou
     pool: o.pool ?? defaultPool(o.backbone, o.weights),
     stageIterations: o.stageIterations ?? o.iterations,
     lr: o.lr ?? DEFAULT_LR[o.optimizer],
+    jitter,
     stages,
   };
 }

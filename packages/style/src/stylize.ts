@@ -1,14 +1,15 @@
 /**
  * Neural style transfer as a library call: `stylize(options, onProgress, signal)` validates the options
  * (StylizeOptions), loads the images and the network, optimises the image (L-BFGS or Adam) stage by stage
- * from coarse to fine on the objective of ./gatys.ts, and returns the result with its run record
+ * from coarse to fine on the objective of ./gatys.ts (seen by the network reflection-padded by `pad` px and,
+ * with Adam, shifted by up to `jitter` px per step: ./gatys.ts networkView), and returns the result with its run record
  * (@convlab/core's format). It never writes files: callers decide what to save (the CLI, the studio), and
  * checkpoints arrive through `hooks`.
  */
 import { ConvlabError, createRunRecord, imageToTensor, initEngine, loadImage, opSeed, resizeImage, tensorToImage, tf, type EngineInfo, type RgbImage, type RunRecord, type Tensor, type Tensor4D } from '@convlab/core';
 import { combineLuminance, luminanceImage, luminanceStats, matchColorHistogram } from './color-preservation.js';
 import { fromConvNet, randomMultiscaleNet, type ConvNetLike, type FeatureNet } from './features.js';
-import { disposeTargets, gatysObjective, gatysTargets, type IterationLosses } from './gatys.js';
+import { disposeTargets, featureVariance, gatysObjective, gatysTargets, networkView, type GatysTargets, type IterationLosses, type ObjectiveView } from './gatys.js';
 import { checkMemory, defaultMemoryLimit, LBFGS_HISTORY } from './memory-estimate.js';
 import { NO_LINE_SEARCH, minimize, type IterationInfo } from './optimizers/index.js';
 import { parseStylizeOptions, recordedParameters, totalIterations, type Backbone, type ResolvedStylizeOptions, type StylizeOptions } from './options.js';
@@ -94,6 +95,49 @@ function initialImage(net: FeatureNet, o: ResolvedStylizeOptions, content: RgbIm
   return resizeImage(style, { width: content.width, height: content.height }).then((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
 }
 
+/** mulberry32: a small seeded generator of uniform numbers in [0, 1) (the jitter's shifts). */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The network's view of each evaluation (./gatys.ts networkView): padded by o.pad, shifted by a seeded
+ * (dy, dx) in [-jitter, jitter]^2 drawn per evaluation (one per Adam step), with the content targets of the
+ * same view of the content image, computed once per shift and kept for the stage. `targets.content` is the
+ * unshifted view's.
+ */
+function objectiveViews(net: FeatureNet, o: ResolvedStylizeOptions, contentX: Tensor4D, targets: GatysTargets, stage: number) {
+  const cache = new Map<string, GatysTargets['content']>([['0,0', targets.content]]);
+  const random = seededRandom((o.seed * 0x9e3779b1 + stage * 0x85ebca6b + 0x27d4eb2f) >>> 0);
+  const draw = () => Math.min(o.jitter, Math.floor(random() * (2 * o.jitter + 1)) - o.jitter);
+  const layers = targets.content.map((c) => c.layer);
+  return {
+    next(): ObjectiveView {
+      const dy = o.jitter > 0 ? draw() : 0;
+      const dx = o.jitter > 0 ? draw() : 0;
+      const key = `${dy},${dx}`;
+      let content = cache.get(key);
+      if (!content) {
+        const feats = layers.length > 0 ? tf.tidy(() => net.forward(networkView(contentX, o.pad, o.jitter, dy, dx), layers, o.pool)) : {};
+        content = layers.map((layer) => ({ layer, target: tf.keep(feats[layer]), variance: featureVariance(feats[layer]) }));
+        cache.set(key, content);
+      }
+      return { input: (x) => networkView(x, o.pad, o.jitter, dy, dx), content };
+    },
+    /** Disposes the shifted views' targets (the unshifted one belongs to `targets`). */
+    dispose() {
+      for (const [key, content] of cache) if (key !== '0,0') for (const c of content) c.target.dispose();
+    },
+  };
+}
+
 /** Run style transfer. Throws ConvlabError for bad inputs before any work; honours `signal` between iterations. */
 export async function stylize(
   options: StylizeOptions,
@@ -126,9 +170,15 @@ export async function stylize(
           hint: `use --size ${Math.ceil((net.minInputSize * Math.max(h, w)) / Math.min(h, w))} or larger`,
         });
       }
+      if (o.pad + o.jitter >= Math.min(h, w)) {
+        throw new ConvlabError(`--pad ${o.pad} + --jitter ${o.jitter} px of reflection need an image larger than ${o.pad + o.jitter} px per side; size ${s} px gives ${w}x${h}`, {
+          hint: `use --pad ${Math.max(0, Math.min(h, w) - 1 - o.jitter)} or less, or a larger --size`,
+        });
+      }
     }
     const limit = o.maxMemoryGb !== undefined ? o.maxMemoryGb * 1e9 : defaultMemoryLimit();
-    const memory = checkMemory(net, allLayers, dims(o.size), o.optimizer, limit, engine.backend);
+    // The network sees the padded image.
+    const memory = checkMemory(net, allLayers, dims(o.size), o.optimizer, limit, engine.backend, o.pad);
 
     // Colour preservation (Gatys et al. 2016): luminance-only transfer or style colours matched to the content.
     let contentWork = contentFull;
@@ -177,8 +227,12 @@ export async function stylize(
       stylesStage = await Promise.all(stylesWork.map((s) => resizeImage(s, { maxSide: styleSide })));
       const contentX = tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(contentStage), 0)));
       const styleXs = stylesStage.map((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
-      const targets = gatysTargets(net, o, { content: contentX, styles: styleXs }, { content: contentLayers, style: styleLayers }, STYLE_LOSSES[o.styleLoss], transform);
+      // The content targets are those of the content image as the network sees it (padded; unshifted).
+      const contentView = tf.tidy(() => networkView(contentX, o.pad, o.jitter));
+      const targets = gatysTargets(net, o, { content: contentView, styles: styleXs }, { content: contentLayers, style: styleLayers }, STYLE_LOSSES[o.styleLoss], transform);
+      if (contentView !== contentX) contentView.dispose();
       styleXs.forEach((t) => t.dispose());
+      const views = o.pad > 0 || o.jitter > 0 ? objectiveViews(net, o, contentX, targets, si) : undefined;
       let x0: Tensor4D;
       if (!x) x0 = await initialImage(net, o, contentStage, stylesStage[0], initFull);
       else {
@@ -186,13 +240,12 @@ export async function stylize(
         x0 = tf.tidy(() => tf.image.resizeBilinear(prev, [h, w], true));
         prev.dispose();
       }
-      contentX.dispose();
       const iterations = si === o.stages.length - 1 ? o.iterations : o.stageIterations;
       const stage: StageInfo = { size: side, width: w, height: h, iterations: 0, seconds: 0 };
       stages.push(stage);
       const stageStart = performance.now();
       let last = stageStart;
-      const objective = gatysObjective(net, o, targets, transform);
+      const objective = gatysObjective(net, o, targets, transform, views?.next);
       let parts: IterationLosses = { total: 0, content: 0, style: 0, tv: 0 };
       const lossAndGrad = (t: Tensor) => {
         const r = objective(t as Tensor4D);
@@ -236,7 +289,9 @@ export async function stylize(
         x = result.x as Tensor4D;
       } finally {
         x0.dispose();
+        views?.dispose();
         disposeTargets(targets);
+        contentX.dispose();
       }
       stage.seconds = (performance.now() - stageStart) / 1000;
       record.time(`stage ${si + 1} (${w}x${h})`, stage.seconds * 1000);
