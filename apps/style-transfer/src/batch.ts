@@ -1,9 +1,10 @@
 /**
  * convlab-style batch: a folder of images or a video's frames, stylized with the same options into
- * --out/frame-000001.png... (and --out/stylized.mp4 for a video). Flags and --help come from @convlab/style's
- * BatchStylizeOptions schema plus --queue below; the library (packages/style/src/batch.ts) does the work.
- * With --queue (or CONVLAB_REDIS_URL) the groups of frames run on convlab-worker machines: one progress bar,
- * Ctrl-C cancels the run everywhere, the same command resumes it.
+ * --out/frame-000001.png... (and --out/stylized.mp4 for a video): each frame optimized towards --style, or in
+ * fast mode (--net NET_DIR|NAME) through a trained feed-forward network. Flags and --help come from
+ * @convlab/style's BatchStylizeOptions schema plus --queue below; the library (packages/style/src/batch.ts)
+ * does the work. With --queue (or CONVLAB_REDIS_URL) the groups of frames run on convlab-worker machines: one
+ * progress bar, Ctrl-C cancels the run everywhere, the same command resumes it.
  */
 import { Command, CommanderError } from 'commander';
 import { BatchFailures, ConvlabError, addOptions, createProgress, parseOptions, z, type Progress } from '@convlab/core';
@@ -19,11 +20,11 @@ const say = (line: string): void => void process.stderr.write(line + '\n');
 
 export function batchProgram(): Command {
   const cmd = new Command('convlab-style batch')
-    .description('stylize a folder of images, or the frames of a video (ffmpeg), one job per frame or group of frames, reassembled in order')
-    .usage('--content DIR|VIDEO --style painting.jpg --out DIR [--temporal] [--frames-per-job N] [--queue redis://host:port] [options]')
+    .description('stylize a folder of images, or the frames of a video (ffmpeg), optimized towards a painting or through a fast network, one job per frame or group of frames, reassembled in order')
+    .usage('--content DIR|VIDEO (--style painting.jpg | --net NET_DIR|NAME) --out DIR [--temporal] [--frames-per-job N] [--queue redis://host:port] [options]')
     .addHelpText(
       'after',
-      '\nWrites DIR/frame-000001.png... in the order of the sorted images (or the video\'s frames), DIR/run.json (each frame\'s source, starting image, iterations, loss),\nand for a video DIR/stylized.mp4 at its frame rate (frames extracted into DIR/source). An unreadable image is skipped and reported (exit code 3).\n--temporal starts each frame from the previous frame\'s result; the frames of one job run in order (default: all frames in one job).',
+      '\nWrites DIR/frame-000001.png... in the order of the sorted images (or the video\'s frames), DIR/run.json (each frame\'s source, starting image, iterations, loss, ms),\nand for a video DIR/stylized.mp4 at its frame rate (frames extracted into DIR/source). An unreadable image is skipped and reported (exit code 3).\n--style: each frame optimized (Gatys); --temporal starts each frame from the previous frame\'s result; the frames of one job run in order (default: all frames in one job).\n--net: fast mode, each frame through a trained network (train-fast) at its own size (or --size); only --size, --backend and the batch flags apply;\n--temporal then averages each output with the previous ones, o_k = (1-b) y_k + b o_(k-1), b = --temporal-blend.',
     )
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
@@ -41,8 +42,10 @@ async function onQueue(url: string, options: z.output<typeof BatchStylizeOptions
   const { createHash } = await import('node:crypto');
   const { resolve } = await import('node:path');
   const { createRedisQueue, followRun } = await import('@convlab/jobs/redis');
-  // Paths as every worker sees them (a shared mount): absolute.
-  const input = { ...options, content: resolve(options.content), out: resolve(options.out), style: options.style.map((s) => resolve(s)) };
+  const { existsSync } = await import('node:fs');
+  // Paths as every worker sees them (a shared mount): absolute. A bundled network's name stays a name (each worker resolves its own).
+  const net = options.net !== undefined && existsSync(options.net) ? resolve(options.net) : options.net;
+  const input = { ...options, content: resolve(options.content), out: resolve(options.out), style: options.style?.map((s) => resolve(s)), net };
   const id = `style-batch-${createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 16)}`;
   const queue = await createRedisQueue({ url });
   let info;
@@ -89,7 +92,7 @@ export async function batchMain(argv: string[], signal: AbortSignal): Promise<vo
       signal,
       onPlan: (plan) => {
         total = plan.frames.length;
-        say(`batch: ${plan.frames.length} ${plan.video ? `frames of ${plan.video.path} (${plan.video.fps} fps)` : `images in ${plan.content}`}, ${plan.groups.length} job(s)${options.temporal ? ', temporal' : ''}`);
+        say(`batch: ${plan.frames.length} ${plan.video ? `frames of ${plan.video.path} (${plan.video.fps} fps)` : `images in ${plan.content}`}, ${plan.groups.length} job(s)${options.net ? `, fast network ${options.net}` : ''}${options.temporal ? ', temporal' : ''}`);
         if (!cli.quiet) bar = createProgress({ total: plan.frames.length, label: 'batch', unit: 'frame' });
       },
       onEngine: (() => {

@@ -6,21 +6,33 @@
  *   machine (options and inputs checked, the video's frames extracted into <out>/source, the frames cut into
  *   groups of --frames-per-job); the parent job writes <out>/run.json and, for a video, <out>/stylized.mp4
  *   once every group is done.
- * - `style.batch-frames`: one group, its frames stylized in order (with `temporal`, each from the previous
- *   result) and written straight into <out>. An unreadable frame is reported and skipped, not retried.
+ * - `style.batch-frames`: one group, its frames stylized in order and written straight into <out>: each frame
+ *   optimized (with `temporal`, from the previous result), or, in fast mode (`fast`: a network folder or a
+ *   bundled name), each frame through the network loaded once for the group (with `temporal`, a moving
+ *   average of the outputs). An unreadable frame is reported and skipped, not retried.
  *
- * The frames, the style images and --out must be at the same path on every worker (a shared mount), as for
+ * The frames, the style images (or the --net folder; a bundled name is resolved on each worker) and --out must be at the same path on every worker (a shared mount), as for
  * the other scale-out kinds. Loads no tfjs until a job runs.
  */
 import { z } from '@convlab/core/light';
 import { defineJobKind, type JobContext, type JobKind } from '@convlab/jobs/kind';
 import type { ShardSpec } from '@convlab/jobs/redis';
-import { BatchStylizeOptions, frameOptions, parseBatchOptions, type BatchResult, type GroupResult, type ParsedBatchOptions } from './batch.js';
-import { StylizeOptions } from './options.js';
+import { BatchStylizeOptions, groupFrameOptions, isFastFrame, parseBatchOptions, type BatchResult, type GroupResult, type ParsedBatchOptions } from './batch.js';
+import { BACKENDS, StylizeOptions, type ParsedStylizeOptions } from './options.js';
+
+/** A group's fast-mode options (batch.ts FastFrameOptions). */
+const FastFrames = z.object({
+  net: z.string().min(1),
+  size: z.number().int().min(16).optional(),
+  temporalBlend: z.number().min(0).max(0.99),
+  backend: z.enum(BACKENDS).optional(),
+});
 
 export const StyleBatchFramesInput = z.object({
-  /** The per-frame stylize options (content and init image are set per frame). */
-  options: z.record(z.string(), z.unknown()),
+  /** Optimization mode: the per-frame stylize options (content and init image are set per frame). */
+  options: z.record(z.string(), z.unknown()).optional(),
+  /** Fast mode: the network and its options (instead of `options`). */
+  fast: FastFrames.optional(),
   out: z.string().min(1),
   temporal: z.boolean(),
   group: z.object({
@@ -38,7 +50,8 @@ export const styleBatchFramesKind = defineJobKind({
   heavy: true,
   async run(o, ctx): Promise<GroupResult> {
     const { stylizeGroup } = await import('./batch.js');
-    const frame = StylizeOptions.omit({ content: true }).parse(o.options) as Parameters<typeof stylizeGroup>[0];
+    if (!o.fast === !o.options) throw new Error('style.batch-frames takes either options (optimization) or fast (a network), not both or neither');
+    const frame = o.fast ?? (StylizeOptions.omit({ content: true }).parse(o.options) as Omit<ParsedStylizeOptions, 'content'>);
     const r = await stylizeGroup(frame, o.group, o.out, o.temporal, {
       signal: ctx.signal,
       onEngine: (b) => ctx.setBackend(b),
@@ -55,11 +68,11 @@ const plan = async (o: ParsedBatchOptions): Promise<ShardSpec[]> => {
   const { planBatch } = await import('./batch.js');
   const { options } = parseBatchOptions(o as unknown as Record<string, unknown>, 'code');
   const p = await planBatch(options);
-  const frame = frameOptions(options);
+  const frame = groupFrameOptions(options);
   return p.groups.map((g) => ({
     items: g.frames.length,
     label: `frames ${g.frames[0].index}-${g.frames.at(-1)!.index}`,
-    input: { options: frame, out: p.out, temporal: options.temporal, group: g },
+    input: { ...(isFastFrame(frame) ? { fast: frame } : { options: frame }), out: p.out, temporal: options.temporal, group: g },
   }));
 };
 
@@ -78,7 +91,7 @@ const sharding = { kind: 'style.batch-frames', plan, merge };
 export const styleBatchKind = defineJobKind({
   kind: 'style.batch',
   title: 'Batch stylization (folder or video), sharded',
-  description: 'Stylize a folder of images or the frames of a video, groups of frames on any workers, reassembled in order (optionally temporally consistent).',
+  description: 'Stylize a folder of images or the frames of a video (optimized towards a style image, or through a fast network with net), groups of frames on any workers, reassembled in order (optionally temporally consistent).',
   input: BatchStylizeOptions,
   heavy: true,
   // Without a distributed queue: the same groups one after another in this process, then the same finish.

@@ -5,11 +5,11 @@
  * also holds Adam's moments in `adam.bin` so that --resume continues exactly). Files are written
  * atomically; a manifest that does not match its weights is refused with a message naming the folder.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConvlabError, createRunRecord, initEngine, loadImage, parseOptions, resizeImage, writeFileAtomic, writeJsonAtomic, type EngineInfo, type RgbImage, type RunRecord } from '@convlab/core';
+import { resolveFastNet } from './fast-bundled.js';
 import { FastApplyOptions } from './fast-options.js';
 import { createTransformNet, parameterShapes, stylizeWithNet, type TransformNet, type TransformNetConfig } from './johnson.js';
 
@@ -208,27 +208,8 @@ export async function loadCheckpoint(dir: string): Promise<{ net: TransformNet; 
 // ---------------------------------------------------------------------------------------------------
 // applying a saved network: by folder or by the name of a bundled one
 
-/** Where the bundled networks live (packages/style/fast-nets/<name>/, beside src/ and dist/). */
-export const BUNDLED_FAST_NETS_DIR = fileURLToPath(new URL('../fast-nets/', import.meta.url));
-
-/** Names of the bundled networks (folders with a manifest). */
-export function bundledFastNets(): string[] {
-  if (!existsSync(BUNDLED_FAST_NETS_DIR)) return [];
-  return readdirSync(BUNDLED_FAST_NETS_DIR)
-    .filter((n) => existsSync(join(BUNDLED_FAST_NETS_DIR, n, 'manifest.json')))
-    .sort();
-}
-
-/** A --net value as a folder: an existing folder as given, else a bundled network's name. */
-export function resolveFastNet(netOrName: string): string {
-  if (existsSync(join(netOrName, 'manifest.json'))) return netOrName;
-  const bundled = bundledFastNets();
-  if (bundled.includes(netOrName)) return join(BUNDLED_FAST_NETS_DIR, netOrName);
-  if (existsSync(netOrName)) return netOrName; // readFastNetManifest says what is missing
-  throw new ConvlabError(`--net ${netOrName}: no such network folder or bundled network`, {
-    hint: bundled.length ? `bundled: ${bundled.join(', ')}; or give a folder written by convlab-style train-fast` : 'give a folder written by convlab-style train-fast (no networks are bundled in this install)',
-  });
-}
+// The bundled networks by name (packages/style/fast-nets/<name>/, or CONVLAB_FAST_NETS_DIR): light, in ./fast-bundled.ts.
+export { BUNDLED_FAST_NETS_DIR, bundledFastNets, fastNetsDir, resolveFastNet, trainFastCommand } from './fast-bundled.js';
 
 export interface FastStylizeResult {
   image: RgbImage;

@@ -1,17 +1,25 @@
 /**
- * The studio's style-transfer job kind, `style.stylize` (@convlab/jobs' kind interface). Its input is the
- * StylizeOptions schema with the fields a job does not take from a client left out (the backend and the
- * memory limit are the worker's; weights are 'default' or 'random', never a server path) and the images as
- * file paths (the studio resolves its image references before validating). `saveEvery` sets how often the
- * live preview `current.png` is rewritten (default: about 25 previews per run).
+ * The studio's style-transfer job kinds (@convlab/jobs' kind interface):
  *
- * Files in the job's folder: current.png (live), result.png, loss.png (when there are losses) and run.json
- * (the run record, with these files as its outputs). This module loads no tfjs: `run` imports the pipeline.
+ * - `style.stylize`: Gatys et al. Its input is the StylizeOptions schema with the fields a job does not take
+ *   from a client left out (the backend and the memory limit are the worker's; weights are 'default' or
+ *   'random', never a server path) and the images as file paths (the studio resolves its image references
+ *   before validating). `saveEvery` sets how often the live preview `current.png` is rewritten (default: about
+ *   25 previews per run). Files in the job's folder: current.png (live), result.png, loss.png (when there are
+ *   losses) and run.json (the run record, with these files as its outputs).
+ * - `style.fast`: a photo through a bundled feed-forward network (Johnson et al. 2016, ./johnson.ts) in one
+ *   forward pass. `net` is the name of a bundled network (packages/style/fast-nets/<name>/, or
+ *   CONVLAB_FAST_NETS_DIR), an enum of those found when this module is imported (the studio lists them from
+ *   the kind's schema), never a path. A quick job (`heavy: false`): it runs beside a long optimization instead
+ *   of waiting for it. Files: result.png and run.json (the run record, with the network's milliseconds).
+ *
+ * This module loads no tfjs: `run` imports the pipeline.
  */
 import { join } from 'node:path';
 import { z } from '@convlab/core/light';
 import { defineJobKind, type JobContext, type JobKind } from '@convlab/jobs/kind';
-import { StylizeOptions, parseStylizeOptions, totalIterations } from './options.js';
+import { MAX_SIZE, StylizeOptions, parseStylizeOptions, totalIterations } from './options.js';
+import { bundledFastNets, fastNetsDir, resolveFastNet, trainFastCommand } from './fast-bundled.js';
 
 /** Previews per run when `saveEvery` is not given. */
 const PREVIEWS = 25;
@@ -104,4 +112,73 @@ export const stylizeKind = defineJobKind({
   run: stylizeJob,
 });
 
-export const jobKinds: JobKind[] = [stylizeKind];
+// ---------------------------------------------------------------------------------------------- style.fast
+
+/** The bundled networks when this module was imported (a studio lists them from the schema; restart it to see new ones). */
+export const FAST_JOB_NETS: readonly string[] = bundledFastNets();
+
+/** Without `size`, photos whose longer side is above this are reduced to it (a forward pass at 24 MP takes minutes and GBs). */
+export const FAST_JOB_DEFAULT_MAX_SIDE = 1024;
+
+// `train` (in the JSON Schema too): the command that makes a bundled network, for a page that has none to offer.
+const fastNetField = FAST_JOB_NETS.length
+  ? z.enum(FAST_JOB_NETS as [string, ...string[]]).meta({ description: `bundled network: ${FAST_JOB_NETS.join(', ')}`, train: trainFastCommand() })
+  : z
+      .string()
+      .refine(() => false, { message: `no fast networks are bundled (${fastNetsDir()} holds none); train one: ${trainFastCommand()}` })
+      .meta({ description: 'bundled network (none are bundled)', train: trainFastCommand() });
+
+export const FastJobInput = z.object({
+  net: fastNetField,
+  content: z.string().min(1, 'give a photo').meta({ description: 'photo to stylize', image: true }),
+  size: z
+    .number()
+    .int()
+    .min(16)
+    .max(MAX_SIZE)
+    .optional()
+    .meta({ description: `resize the photo so its longer side is this many px first (default: its own size, at most ${FAST_JOB_DEFAULT_MAX_SIDE})`, placeholder: 'PX' }),
+});
+export type FastJobInput = z.output<typeof FastJobInput>;
+
+export interface FastJobResult {
+  image: 'result.png';
+  record: 'run.json';
+  net: string;
+  /** Milliseconds of the network call alone (pad, forward, crop, read back). */
+  ms: number;
+  /** Wall-clock seconds of the whole job (network load, image read and write included). */
+  seconds: number;
+  width: number;
+  height: number;
+}
+
+async function fastJob(input: FastJobInput, ctx: JobContext): Promise<FastJobResult> {
+  const t0 = performance.now();
+  // Checked again here: the worker may see other networks than the process that validated the input.
+  const dir = resolveFastNet(input.net, 'net');
+  const [{ fastStylize }, { loadImage, saveImage }] = await Promise.all([import('./fast-io.js'), import('@convlab/core')]);
+  ctx.progress({ done: 0, total: 1, message: `${input.net}: loading the network` });
+  const photo = await loadImage(input.content);
+  const size = input.size ?? (Math.max(photo.width, photo.height) > FAST_JOB_DEFAULT_MAX_SIDE ? FAST_JOB_DEFAULT_MAX_SIDE : undefined);
+  const r = await fastStylize({ net: dir, content: input.content, out: join(ctx.dir, 'result.png'), size }, { onEngine: (e) => ctx.setBackend(e.backend) });
+  await saveImage(r.image, join(ctx.dir, 'result.png'));
+  await ctx.announce('result.png', { ...PNG, label: `${input.net}, ${r.image.width}x${r.image.height}, network ${r.networkMs.toFixed(0)} ms` });
+  r.record.set('outputs', { image: 'result.png', record: 'run.json' });
+  r.record.set('job', { net: input.net, size: size ?? null });
+  await r.record.save(join(ctx.dir, 'run.json'));
+  await ctx.announce('run.json', { mime: 'application/json', label: 'run record' });
+  ctx.progress({ done: 1, total: 1, message: `${input.net}: ${r.networkMs.toFixed(0)} ms` });
+  return { image: 'result.png', record: 'run.json', net: input.net, ms: r.networkMs, seconds: (performance.now() - t0) / 1000, width: r.image.width, height: r.image.height };
+}
+
+export const fastKind = defineJobKind({
+  kind: 'style.fast',
+  title: 'Fast style transfer (feed-forward)',
+  description: 'A photo through a bundled feed-forward network (Johnson, Alahi & Fei-Fei 2016, instance norm) in one forward pass: result.png and the run record with the milliseconds.',
+  input: FastJobInput,
+  heavy: false,
+  run: fastJob,
+});
+
+export const jobKinds: JobKind[] = [stylizeKind, fastKind];

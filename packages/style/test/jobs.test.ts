@@ -25,7 +25,7 @@ test('importing the kinds module loads neither tfjs nor sharp (importing @convla
 });
 
 test('the kind list, and its input: StylizeOptions with image fields marked, no backend, memory limit or weights path', (t) => {
-  t.deepEqual(jobKinds.map((k) => k.kind), ['style.stylize']);
+  t.deepEqual(jobKinds.map((k) => k.kind), ['style.stylize', 'style.fast']);
   t.true(stylizeKind.heavy);
   const schema = optionsJsonSchema(stylizeKind.input as OptionsSchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
   t.is(schema.properties.content.image, true);

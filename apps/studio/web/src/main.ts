@@ -1,10 +1,11 @@
-/** The studio's front end: hash routes (#/, #/style, #/visualize, #/caption, #/runs, #/runs/<id>), one page at a time. */
+/** The studio's front end: hash routes (#/, #/style, #/style/fast, #/visualize, #/caption, #/runs, #/runs/<id>), one page at a time. */
 import { api } from './api.js';
 import { h } from './dom.js';
 import { captionPage } from './pages/caption.js';
 import { landingPage } from './pages/landing.js';
 import { runPage, runsPage } from './pages/runs.js';
 import { stylePage } from './pages/style.js';
+import { fastStylePage } from './pages/style-fast.js';
 import { visualizePage } from './pages/visualize.js';
 import { clearBanner, showBanner } from './ui.js';
 
@@ -14,6 +15,7 @@ export type Page = (root: HTMLElement, param?: string) => (() => void) | void;
 const routes: { pattern: RegExp; page: Page; nav: string; title: string }[] = [
   { pattern: /^\/?$/, page: landingPage, nav: '#/', title: 'Demo' },
   { pattern: /^\/style\/?$/, page: stylePage, nav: '#/style', title: 'Style' },
+  { pattern: /^\/style\/fast\/?$/, page: fastStylePage, nav: '#/style', title: 'Fast style' },
   { pattern: /^\/visualize\/?$/, page: visualizePage, nav: '#/visualize', title: 'Visualize' },
   { pattern: /^\/caption\/?$/, page: captionPage, nav: '#/caption', title: 'Caption' },
   { pattern: /^\/runs\/?$/, page: runsPage, nav: '#/runs', title: 'Runs' },

@@ -35,6 +35,15 @@ function figure(src: string, caption: string | HTMLElement, alt: string, cls = '
   return h('figure', { class: `panel ${cls}` }, h('img', { src, alt, loading: 'lazy' }), h('figcaption', {}, caption));
 }
 
+/** The URL of an image reference: a bundled sample or an upload (the server's references, src/server/references.ts). */
+function refUrl(ref: unknown): string | undefined {
+  if (typeof ref !== 'string') return undefined;
+  const sample = /^sample:([a-z]+)\/([^/\\]+)$/.exec(ref);
+  if (sample) return `/samples/${sample[1]}/${encodeURIComponent(sample[2])}`;
+  const upload = /^upload:([a-f0-9]+)$/.exec(ref);
+  return upload ? `/api/uploads/${upload[1]}` : undefined;
+}
+
 function describeTarget(t: unknown): string {
   if (t === undefined || t === null) return '';
   if (typeof t !== 'object') return String(t);
@@ -59,6 +68,27 @@ const renderers: Record<string, Renderer> = {
       { class: 'result result-style' },
       h('figure', { class: 'result-image' }, h('img', { src: fileUrl(job.id, image), alt: 'the stylized image', 'data-testid': 'style-result' }), h('figcaption', {}, 'Result')),
       h('div', { class: 'actions' }, download(job, image, `Download ${image}`), record ? download(job, record, `Download ${record}`) : null, lossPlot ? h('a', { class: 'button secondary', href: fileUrl(job.id, lossPlot), target: '_blank', rel: 'noopener' }, 'Loss plot') : null),
+    );
+  },
+  'style.fast'(job, r) {
+    const image = str(r.image) ?? 'result.png';
+    const record = str(r.record);
+    const net = str(r.net) ?? '?';
+    const ms = num(r.ms);
+    const w = num(r.width);
+    const hgt = num(r.height);
+    const photo = refUrl((job.input as { content?: unknown } | undefined)?.content);
+    const caption = [net.replace(/_/g, ' '), w && hgt ? `${w}×${hgt}` : '', ms !== undefined ? `network ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms` : ''].filter(Boolean).join(' · ');
+    return h(
+      'div',
+      { class: 'result result-fast' },
+      h(
+        'div',
+        { class: 'fast-pair' },
+        photo ? h('figure', { class: 'result-image' }, h('img', { src: photo, alt: 'the photo' }), h('figcaption', {}, 'Photo')) : null,
+        h('figure', { class: 'result-image' }, h('img', { src: fileUrl(job.id, image), alt: `the photo in the style of ${net}`, 'data-testid': 'fast-result' }), h('figcaption', { 'data-testid': 'fast-caption' }, caption)),
+      ),
+      h('div', { class: 'actions' }, download(job, image, `Download ${image}`), record ? download(job, record, `Download ${record}`) : null),
     );
   },
   'visualize.attribute'(job, r) {

@@ -1,4 +1,7 @@
-/** #/style : Gatys style transfer as a job (style.stylize), with the live image, the loss curve, cancel and downloads. */
+/**
+ * #/style : Gatys style transfer as a job (style.stylize), with the live image, the loss curve, cancel and downloads.
+ * The switch at the top leads to the fast (feed-forward) mode, #/style/fast (./style-fast.ts).
+ */
 import { api, kindInfo } from '../api.js';
 import { h } from '../dom.js';
 import { busy, follower, placeholder, showApiError } from '../follow.js';
@@ -17,7 +20,11 @@ export function stylePage(root: HTMLElement): () => void {
   const start = h('button', { type: 'submit', class: 'primary', 'data-testid': 'start' }, 'Start');
   const form = h('form', { class: 'tool-form', novalidate: true }, content.el, style.el, h('h2', { class: 'form-title' }, 'Options'), formSlot, h('div', { class: 'actions' }, start));
   const output = h('div', { class: 'tool-output' }, placeholder('Pick a content and a style image, then Start. The image forms here as the optimiser runs.'));
-  root.append(pageHeader('Style transfer', 'Gatys, Ecker & Bethge: optimise an image so its features match the content photo and its Gram matrices match the painting.'), h('div', { class: 'tool' }, form, output));
+  root.append(
+    pageHeader('Style transfer', 'Gatys, Ecker & Bethge: optimise an image so its features match the content photo and its Gram matrices match the painting.'),
+    styleModes('optimize'),
+    h('div', { class: 'tool' }, form, output),
+  );
 
   const jobs = follower(output, 'studio.style.job');
   let options: SchemaForm | undefined;
@@ -61,4 +68,16 @@ export function stylePage(root: HTMLElement): () => void {
     },
   );
   return () => jobs.close();
+}
+
+/** The two modes of the Style page, as links (#/style, #/style/fast); the current one marked. */
+export function styleModes(current: 'optimize' | 'fast'): HTMLElement {
+  const link = (mode: 'optimize' | 'fast', href: string, text: string, sub: string) =>
+    h('a', { href, class: 'mode', 'aria-current': mode === current ? 'page' : null, 'data-testid': `mode-${mode}` }, h('strong', {}, text), h('span', { class: 'muted' }, sub));
+  return h(
+    'nav',
+    { class: 'mode-switch', 'aria-label': 'Style transfer mode' },
+    link('optimize', '#/style', 'Optimization (Gatys)', 'any painting, minutes per image'),
+    link('fast', '#/style/fast', 'Fast (feed-forward)', 'a trained network, one pass'),
+  );
 }
