@@ -146,7 +146,7 @@ export async function runDossier(model: ConvNet, options: DossierOptionsInput, h
   const mapImages = entries.slice(0, o.mapImages).map((e) => join(samples, e.file));
   let maps: AttributeRunResult | undefined;
   let sanity: SanityRunResult | undefined;
-  const methodOptions = { seed: o.seed, smoothgradSamples: o.smoothgradSamples, igSteps: o.igSteps };
+  const methodOptions = { seed: o.seed, smoothgradSamples: o.smoothgradSamples, igSteps: o.igSteps, igMaxSteps: o.igMaxSteps };
   if (mapImages.length && !hooks.signal?.aborted) {
     stage(`${o.methods.length} map methods on ${mapImages.length} image(s), faithfulness ${o.faithfulnessSteps} steps`);
     maps = await timed('maps', () =>

@@ -35,9 +35,10 @@ export {
   OcclusionWindows,
   type MethodOptions,
 } from './methods/index.js';
-export { pathPoints, type IntegratedGradientsOptions, type Completeness } from './methods/integrated-gradients.js';
+export { IG_RULES, DEFAULT_IG_STEPS, DEFAULT_IG_MAX_STEPS, DEFAULT_IG_RULE, type IgRule } from './names.js';
+export { pathPoints, gaussLegendre, pathDerivatives, nestedRule, type IntegratedGradientsOptions, type Completeness } from './methods/integrated-gradients.js';
 export { gradCamPlusPlusMap } from './methods/gradcam-plus-plus.js';
-export { layerCamMap } from './methods/layercam.js';
+export { layerCamMap, fuseLayerCams, type LayerCamOptions } from './methods/layercam.js';
 export type { ScoreCamOptions } from './methods/score-cam.js';
 export type { VarGradOptions } from './methods/vargrad.js';
 export { windowStarts, type OcclusionWindowOptions } from './methods/occlusion-windows.js';

@@ -74,8 +74,12 @@ const ALIASES: Record<string, MethodName> = {
 };
 
 /** Integrated Gradients' quadrature rules (methods/integrated-gradients.ts). */
-export const IG_RULES = ['riemann-left', 'riemann-right', 'riemann-middle', 'trapezoid'] as const;
+export const IG_RULES = ['riemann-left', 'riemann-right', 'riemann-middle', 'trapezoid', 'gauss-legendre'] as const;
 export type IgRule = (typeof IG_RULES)[number];
+/** Integrated Gradients' defaults (measured in methods/integrated-gradients.ts's header): start at 32 intervals of the trapezoid, double until complete within the tolerance, at most 256. */
+export const DEFAULT_IG_STEPS = 32;
+export const DEFAULT_IG_MAX_STEPS = 256;
+export const DEFAULT_IG_RULE: IgRule = 'trapezoid';
 
 /** Baselines of integrated gradients (methods/scores.ts). */
 export const BASELINES = ['black', 'blur', 'noise', 'uniform', 'zero'] as const;

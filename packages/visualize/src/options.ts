@@ -13,7 +13,7 @@
  */
 import { ConvlabError, z } from '@convlab/core/light';
 import type { ReluBackward } from '@convlab/models';
-import { BASELINES, DEFAULT_METHODS, IG_RULES, METHOD_NAMES, NORMALIZATIONS, SCORECAM_MODES, parseMethodName, type MethodName } from './names.js';
+import { BASELINES, DEFAULT_IG_MAX_STEPS, DEFAULT_IG_RULE, DEFAULT_IG_STEPS, DEFAULT_METHODS, IG_RULES, METHOD_NAMES, NORMALIZATIONS, SCORECAM_MODES, parseMethodName, type MethodName } from './names.js';
 import type { Target } from './target.js';
 
 /** Largest --size side accepted before the memory estimate (which usually refuses far earlier). */
@@ -184,10 +184,23 @@ export const fields = {
   smoothgradSamples: z.number().int().min(1).max(10000).default(25).describe('noisy copies averaged by SmoothGrad'),
   smoothgradSigma: z.number().gt(0).max(5).default(0.15).describe("SmoothGrad's noise level, as a fraction of the image's value range"),
   camLayer: z.string().min(1).optional().meta({ description: 'Grad-CAM layer, also Grad-CAM++, Score-CAM, LayerCAM (default: @last-conv for a class, the target layer for a unit)', placeholder: 'NAME' }),
-  igSteps: z.number().int().min(1).max(10000).default(32).describe('Integrated Gradients: intervals of the path integral'),
+  igSteps: z.number().int().min(1).max(10000).default(DEFAULT_IG_STEPS).describe('Integrated Gradients: intervals of the path integral (the first try; doubled while the completeness error is over 5%, up to --ig-max-steps)'),
+  igMaxSteps: z
+    .number()
+    .int()
+    .min(1)
+    .max(10000)
+    .default(DEFAULT_IG_MAX_STEPS)
+    .describe('Integrated Gradients: most intervals the doubling may reach (set it to --ig-steps, or lower, for a fixed count)'),
   igBaseline: z.enum(BASELINES).default('black').describe("Integrated Gradients' baseline: black, blur (the image blurred), noise (image + Gaussian noise), uniform (uniform noise) or zero (the model's zero input)"),
-  igRule: z.enum(IG_RULES).default('trapezoid').describe("Integrated Gradients' quadrature: riemann-left, riemann-right (the paper's), riemann-middle or trapezoid"),
+  igRule: z.enum(IG_RULES).default(DEFAULT_IG_RULE).describe("Integrated Gradients' quadrature: riemann-left, riemann-right (the paper's), riemann-middle, trapezoid or gauss-legendre"),
+  layercamLayers: z
+    .union([text, z.array(text)])
+    .transform((v) => listOf(v))
+    .optional()
+    .meta({ description: "LayerCAM: layers whose maps are fused (the paper's tanh(2 M / max M) scaling, element-wise maximum), comma-separated (default: the CAM layer alone)", placeholder: 'A,B' }),
   scorecamMode: z.enum(SCORECAM_MODES).default('softmax').describe("Score-CAM's channel weights: softmax of the masked scores (the paper's algorithm) or difference (confidence gain over the baseline)"),
+  scorecamChannels: z.number().int().min(1).max(100_000).optional().meta({ description: 'Score-CAM: mask with only the N channels whose maps vary most (Faster Score-CAM; default: every channel, one forward pass each)', placeholder: 'N' }),
   occlusionWindow: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'occlusion method: window side in px (default: size/14)', placeholder: 'PX' }),
   occlusionStride: z.number().int().min(1).max(MAX_SIZE).optional().meta({ description: 'occlusion method: step between windows in px (default: window/2)', placeholder: 'PX' }),
   occlusionBaseline: z
@@ -233,9 +246,12 @@ const methodOptions = {
   smoothgradSigma: fields.smoothgradSigma,
   camLayer: fields.camLayer,
   igSteps: fields.igSteps,
+  igMaxSteps: fields.igMaxSteps,
   igBaseline: fields.igBaseline,
   igRule: fields.igRule,
+  layercamLayers: fields.layercamLayers,
   scorecamMode: fields.scorecamMode,
+  scorecamChannels: fields.scorecamChannels,
   occlusionWindow: fields.occlusionWindow,
   occlusionStride: fields.occlusionStride,
   occlusionBaseline: fields.occlusionBaseline,
@@ -405,6 +421,7 @@ export const DossierOptions = z.object({
   faithfulnessSteps: fields.faithfulnessSteps,
   smoothgradSamples: z.number().int().min(1).max(10000).default(10).describe('noisy copies averaged by SmoothGrad and VarGrad'),
   igSteps: fields.igSteps,
+  igMaxSteps: fields.igMaxSteps,
   batch: fields.batch(8, 'images per forward pass of the top-9 scan'),
   fit: fields.fit,
   out: fields.out,

@@ -170,14 +170,15 @@ async function prepareTargetRun(
 /** The per-method options of parsed options (SmoothGrad's and VarGrad's noise, the CAM layer, IG, Score-CAM, occlusion). */
 export function methodOptionsOf(
   o: Pick<AttributeParameters, 'smoothgradSamples' | 'smoothgradSigma' | 'seed' | 'camLayer'> &
-    Partial<Pick<AttributeParameters, 'igSteps' | 'igBaseline' | 'igRule' | 'scorecamMode' | 'occlusionWindow' | 'occlusionStride' | 'occlusionBaseline' | 'occlusionPerChannel'>>,
+    Partial<Pick<AttributeParameters, 'igSteps' | 'igMaxSteps' | 'igBaseline' | 'igRule' | 'layercamLayers' | 'scorecamMode' | 'scorecamChannels' | 'occlusionWindow' | 'occlusionStride' | 'occlusionBaseline' | 'occlusionPerChannel'>>,
   signal?: AbortSignal,
 ): MethodOptions {
   return {
     smoothgrad: { samples: o.smoothgradSamples, sigma: o.smoothgradSigma, seed: o.seed },
     gradcam: { layer: o.camLayer },
-    integratedGradients: { steps: o.igSteps, baseline: o.igBaseline, rule: o.igRule, seed: o.seed },
-    scorecam: { mode: o.scorecamMode, signal },
+    integratedGradients: { steps: o.igSteps, maxSteps: o.igMaxSteps, baseline: o.igBaseline, rule: o.igRule, seed: o.seed, signal },
+    scorecam: { mode: o.scorecamMode, maxChannels: o.scorecamChannels, signal },
+    layercam: { layers: o.layercamLayers },
     occlusion: { window: o.occlusionWindow, stride: o.occlusionStride, baseline: o.occlusionBaseline, perChannel: o.occlusionPerChannel, signal },
   };
 }

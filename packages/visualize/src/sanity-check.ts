@@ -78,9 +78,13 @@ export function cascadeLayers(model: ConvNet, targetLayer: string): string[] {
     .reverse();
 }
 
-/** Evenly spaced checkpoints over the cascade, always including the first and last layer. */
+/**
+ * Evenly spaced checkpoints over the cascade, always including the last layer (every weight layer
+ * random) and, from two steps on, the first (only the top layer random). One step is the last alone.
+ */
 export function checkpoints(n: number, steps: number): number[] {
   if (n <= steps) return Array.from({ length: n }, (_, i) => i);
+  if (steps <= 1) return n > 0 ? [n - 1] : [];
   const out = new Set<number>();
   for (let k = 0; k < steps; k++) out.add(Math.round((k * (n - 1)) / (steps - 1)));
   return [...out].sort((a, b) => a - b);

@@ -10,7 +10,7 @@ import { createConvNet, type ConvNet } from '@convlab/models';
 import { createMethod } from '../src/methods/index.js';
 import { imageGradient } from '../src/attribution.js';
 import { resolveTarget } from '../src/target.js';
-import { pathPoints } from '../src/methods/integrated-gradients.js';
+import { DEFAULT_IG_MAX_STEPS, DEFAULT_IG_STEPS, IntegratedGradients, pathPoints } from '../src/methods/integrated-gradients.js';
 import { zeroPixel } from '../src/methods/scores.js';
 import { windowStarts } from '../src/methods/occlusion-windows.js';
 import { sharedScales } from '../src/render.js';
@@ -210,6 +210,48 @@ function upsample(m: ArrayLike<number>): Float64Array {
   return out;
 }
 
+test('LayerCAM fusion of several layers: tanh(2 M / max M) per layer, bilinear to the largest map, element-wise max (by hand)', async (t) => {
+  const { net, w } = camNet();
+  const x = image(9);
+  const c = 1;
+  const { pre1, A, sw, pre2, gA } = gradients(w, x, c);
+  // relu1 (S x S): the pooled gradient routed back to each window's argmax (max-pool's gradient).
+  const m1 = new Float64Array(S * S);
+  for (let q = 0; q < P * P; q++)
+    for (let k = 0; k < 3; k++) {
+      const p = sw[q * 3 + k];
+      m1[p] += Math.max(0, gA[q * 3 + k]) * Math.max(0, pre1[p * 3 + k]);
+    }
+  // pool1 (P x P) and relu2 (P x P): dS/d relu2_j = Wd[j, c] / (P P) everywhere.
+  const m2 = Array.from({ length: P * P }, (_, q) => Math.max(0, [0, 1, 2].reduce((s, k) => s + Math.max(0, gA[q * 3 + k]) * A[q * 3 + k], 0)));
+  const m3 = Array.from({ length: P * P }, (_, q) => Math.max(0, [0, 1].reduce((s, j) => s + Math.max(0, w.Wd[j * 2 + c] / (P * P)) * Math.max(0, pre2[q * 2 + j]), 0)));
+  for (const m of [m1, m2, m3]) t.true(Math.max(...m) > 0, 'every layer contributes');
+  const scale = (m: ArrayLike<number>) => {
+    const max = Math.max(...Array.from(m));
+    return Array.from(m, (v) => Math.tanh((2 * v) / max));
+  };
+  const s1 = scale(m1);
+  const s2 = upsample(scale(m2));
+  const s3 = upsample(scale(m3));
+  const expected = s1.map((v, i) => Math.max(v, s2[i], s3[i]));
+  const map = await createMethod('layercam', net, { layercam: { layers: ['relu1', 'pool1', 'relu2'] } }).attribute(tf.tensor3d(x, [S, S, 3]), { classIndex: c });
+  t.deepEqual(map.params.layers, ['relu1', 'pool1', 'relu2']);
+  t.is(map.coarse!.height, S);
+  t.true(maxAbsDiff(map.coarse!.data, expected) < 1e-5, `fused ${Array.from(map.coarse!.data).map((v) => v.toFixed(4))} vs ${expected.map((v) => v.toFixed(4))}`);
+  // The coarse map is already at the image size, so the heat map is the same.
+  t.true(maxAbsDiff(map.heat, expected) < 1e-5);
+  // Each layer wins somewhere (otherwise the test would not tell max from one map alone).
+  const winners = new Set(expected.map((v, i) => (v === s1[i] ? 1 : v === s2[i] ? 2 : 3)));
+  t.true(winners.size >= 2, `winning layers ${[...winners]}`);
+  // gamma: a larger gamma saturates more (tanh(g) at each layer's maximum).
+  const sharp = await createMethod('layercam', net, { layercam: { layers: ['relu1', 'pool1'], gamma: 8 } }).attribute(tf.tensor3d(x, [S, S, 3]), { classIndex: c });
+  t.true(Math.abs(Math.max(...sharp.coarse!.data) - Math.tanh(8)) < 1e-6);
+  // One layer in the list is the plain map of that layer (no scaling).
+  const one = await createMethod('layercam', net, { layercam: { layers: ['pool1'] } }).attribute(tf.tensor3d(x, [S, S, 3]), { classIndex: c });
+  t.true(maxAbsDiff(one.coarse!.data, m2) < 1e-5);
+  net.dispose();
+});
+
 test('Score-CAM equals the hand computation: upsampled, normalized masks; softmax of masked logits, or the confidence gain', async (t) => {
   const { net, w } = camNet();
   const x = image(13);
@@ -252,6 +294,19 @@ test('Score-CAM equals the hand computation: upsampled, normalized masks; softma
   t.true(maxAbsDiff(diff.coarse!.data, expectedDiff) < 1e-5, `${Array.from(diff.coarse!.data)} vs ${expectedDiff}`);
   t.true(expectedSoftmax.some((v) => v > 0) && maxAbsDiff(expectedSoftmax, expectedDiff) > 1e-4, 'the two modes differ here');
   t.is(soft.params.maskedChannels, used.length);
+  // Faster Score-CAM (maxChannels): only the channels whose maps A_k have the largest spatial std, softmax over those.
+  const std = used.map((k) => {
+    const v = Array.from({ length: P * P }, (_, q) => A[q * 3 + k]);
+    const mean = sum(v) / v.length;
+    return Math.sqrt(sum(v.map((a) => (a - mean) ** 2)) / v.length);
+  });
+  const keep = used.map((_, i) => i).sort((a, b) => std[b] - std[a]).slice(0, used.length - 1);
+  const keptAlpha = softmax(keep.map((i) => scores[i]));
+  const expectedFast = Array.from({ length: P * P }, (_, q) => Math.max(0, keep.reduce((s, i, j) => s + keptAlpha[j] * A[q * 3 + used[i]], 0)));
+  const fast = await createMethod('scorecam', net, { scorecam: { layer: 'pool1', maxChannels: used.length - 1 } }).attribute(tf.tensor3d(x, [S, S, 3]), { classIndex: c });
+  t.is(fast.params.maskedChannels, used.length - 1);
+  t.true(maxAbsDiff(fast.coarse!.data, expectedFast) < 1e-5, `${Array.from(fast.coarse!.data)} vs ${expectedFast}`);
+  t.true(maxAbsDiff(expectedFast, expectedSoftmax) > 1e-4, 'dropping a channel changes the map here');
   net.dispose();
 });
 
@@ -290,6 +345,43 @@ test('integrated gradients: equals the quadrature of hand gradients, and complet
   // Too few steps on a kinked path: the map says so.
   const coarse = await createMethod('integrated-gradients', net, { integratedGradients: { steps: 1, rule: 'riemann-left', tolerance: 1e-6 } }).attribute(tf.tensor3d(x, [S, S, 3]), { classIndex: c });
   t.regex((coarse.warnings ?? []).join(' '), /use more steps/);
+  net.dispose();
+});
+
+test('integrated gradients: adaptive doubling reuses every gradient, equals the fixed count it stops at, and stops at the tolerance', async (t) => {
+  const { net } = camNet();
+  const input = () => tf.tensor3d(image(21), [S, S, 3]);
+  const c = 1;
+  type Params = { steps: number; gradients: number; rounds: { steps: number; relativeError: number }[]; completeness: { relativeError: number } };
+  for (const rule of ['trapezoid', 'riemann-left', 'gauss-legendre'] as const) {
+    // A tolerance no rule meets: doubling runs 2 -> 4 -> 8 -> 16 and stops below maxSteps.
+    const adaptive = await createMethod('ig', net, { integratedGradients: { steps: 2, maxSteps: 16, rule, tolerance: 1e-9 } }).attribute(input(), { classIndex: c });
+    const p = adaptive.params as unknown as Params;
+    t.deepEqual(p.rounds.map((r) => r.steps), [2, 4, 8, 16], rule);
+    t.is(p.steps, 16);
+    const fixed = await createMethod('ig', net, { integratedGradients: { steps: 16, rule } }).attribute(input(), { classIndex: c });
+    t.true(maxAbsDiff(adaptive.pixels!, fixed.pixels!) < 1e-5, `${rule}: the doubled map is the 16-step map`);
+    t.is((fixed.params as unknown as Params).rounds.length, 1, 'steps without maxSteps is a fixed count');
+    // Nested rules take each gradient once (trapezoid: 17 points for 16 intervals); the others recompute each round.
+    t.is(p.gradients, rule === 'trapezoid' ? 17 : rule === 'riemann-left' ? 16 : 2 + 4 + 8 + 16, rule);
+    t.true(Math.abs(p.rounds.at(-1)!.relativeError - p.completeness.relativeError) < 1e-6);
+  }
+  // A reachable tolerance: it stops at the first round within it.
+  const loose = await createMethod('ig', net, { integratedGradients: { steps: 2, maxSteps: 1024, tolerance: 0.05 } }).attribute(input(), { classIndex: c });
+  const lp = loose.params as unknown as Params;
+  t.true(lp.completeness.relativeError <= 0.05);
+  t.true(lp.rounds.slice(0, -1).every((r) => r.relativeError > 0.05));
+  t.falsy(loose.warnings);
+  // The defaults: adaptive from DEFAULT_IG_STEPS up to DEFAULT_IG_MAX_STEPS.
+  const dflt = new IntegratedGradients(net);
+  t.is(dflt.options.steps, DEFAULT_IG_STEPS);
+  t.is(dflt.options.maxSteps, DEFAULT_IG_MAX_STEPS);
+  // Gauss-Legendre: nodes and weights of the 3-point rule on [0, 1], exact for a degree-5 polynomial.
+  const gl = pathPoints(3, 'gauss-legendre');
+  t.true(maxAbsDiff(gl.alphas, [0.5 - Math.sqrt(0.15), 0.5, 0.5 + Math.sqrt(0.15)]) < 1e-14);
+  t.true(maxAbsDiff(gl.weights, [5 / 18, 8 / 18, 5 / 18]) < 1e-14);
+  const g20 = pathPoints(20, 'gauss-legendre');
+  t.true(Math.abs(g20.alphas.reduce((s2, a, k) => s2 + g20.weights[k] * a ** 39, 0) - 1 / 40) < 1e-14);
   net.dispose();
 });
 

@@ -70,7 +70,7 @@ test('numeric flags: out of range or not a number, one message naming the flag a
   t.is(parseFlag('--class', ' bull mastiff ').class, 'bull mastiff');
   // One declaration per flag: the ranged numeric flags of all calls, read from the schemas.
   const ranged = new Set(SCHEMAS.flatMap((s) => fieldsOf(s).filter((f) => f.range).map((f) => f.flag)));
-  t.deepEqual([...ranged].sort(), ['--batch', '--faithfulness-steps', '--ig-steps', '--k', '--limit', '--max-channels', '--occlusion-stride', '--occlusion-window', '--sanity-steps', '--seed', '--size', '--smoothgrad-samples', '--smoothgrad-sigma', '--square', '--steps', '--stride']);
+  t.deepEqual([...ranged].sort(), ['--batch', '--faithfulness-steps', '--ig-max-steps', '--ig-steps', '--k', '--limit', '--max-channels', '--occlusion-stride', '--occlusion-window', '--sanity-steps', '--scorecam-channels', '--seed', '--size', '--smoothgrad-samples', '--smoothgrad-sigma', '--square', '--steps', '--stride']);
   t.is(parseFlag('--k', undefined).k, 9);
   t.deepEqual(sizeOf(parseFlag('--size', '256,320').size as number[]), [256, 320]);
   t.throws(() => parseFlag('--size', '0'), { message: /--size 0 is out of range/ });

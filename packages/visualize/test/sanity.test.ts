@@ -1,4 +1,9 @@
 import test from 'ava';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadImage, saveImage } from '@convlab/core';
+import { runSanity } from '../src/runs.js';
 import { pearson, spearman, spearmanAbs, ssim } from '../src/stats.js';
 import { sanityCheck, checkpoints, cascadeLayers } from '../src/sanity-check.js';
 import { tinyVgg } from './helpers/nets.js';
@@ -27,6 +32,9 @@ test('SSIM: 1 for identical maps, lower for a shifted one, symmetric', (t) => {
 test('cascading randomization: checkpoints, per-step similarities, and the trained weights restored', async (t) => {
   t.deepEqual(checkpoints(10, 4), [0, 3, 6, 9]);
   t.deepEqual(checkpoints(3, 8), [0, 1, 2]);
+  // One step is the whole cascade (0/0 gave a NaN checkpoint, and runSanity's plot then had no x value).
+  t.deepEqual(checkpoints(10, 1), [9]);
+  t.deepEqual(checkpoints(1, 1), [0]);
   const net = tinyVgg(32);
   t.deepEqual(cascadeLayers(net, 'logits'), ['logits', 'block2_conv2', 'block2_conv1', 'block1_conv2', 'block1_conv1']);
   const before = net.model.getLayer('block1_conv1').getWeights()[0].dataSync().slice();
@@ -47,4 +55,25 @@ test('cascading randomization: checkpoints, per-step similarities, and the train
   const again = await sanityCheck({ model: net, image, target: { classIndex: 0 }, methods: ['saliency'], steps: 1 });
   t.deepEqual(Array.from(again.methods[0].heats[0]), Array.from(saliency.heats[0]));
   net.dispose();
+});
+
+test('runSanity with one step: every layer randomized, a plot of one point per method, the run record and page', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sanity-one-'));
+  const image = join(dir, 'in.png');
+  await saveImage({ width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 41) % 256) }, image);
+  const net = tinyVgg(32);
+  const r = await runSanity(net, { images: [image], out: join(dir, 'out'), class: 0, methods: ['saliency', 'gradcam'], steps: 1 });
+  t.deepEqual(r.steps, [{ count: 5, randomizedThrough: 'block1_conv1' }]);
+  for (const m of r.results) {
+    t.is(m.spearman.length, 1);
+    t.true(Number.isFinite(m.spearman[0]) && Number.isFinite(m.ssim[0]));
+  }
+  t.true(r.plot.width > 0 && r.plot.height > 0);
+  const plot = await loadImage(r.files.find((f) => f.endsWith('-class0.png'))!);
+  t.is(plot.width, r.plot.width);
+  const record = JSON.parse(await readFile(r.record, 'utf8'));
+  t.deepEqual(record.extra.steps, [{ count: 5, randomizedThrough: 'block1_conv1' }]);
+  t.true((await readFile(r.report!, 'utf8')).includes('5: block1_conv1'));
+  net.dispose();
+  await rm(dir, { recursive: true, force: true });
 });

@@ -13,7 +13,7 @@ import { InputXGradient } from './input-x-gradient.js';
 import { VarGrad } from './vargrad.js';
 import { GradCamPlusPlus } from './gradcam-plus-plus.js';
 import { ScoreCam, type ScoreCamOptions } from './score-cam.js';
-import { LayerCam } from './layercam.js';
+import { LayerCam, type LayerCamOptions } from './layercam.js';
 import { OcclusionWindows, type OcclusionWindowOptions } from './occlusion-windows.js';
 
 export interface MethodOptions {
@@ -23,6 +23,8 @@ export interface MethodOptions {
   gradcam?: GradCamOptions;
   integratedGradients?: IntegratedGradientsOptions;
   scorecam?: ScoreCamOptions;
+  /** LayerCAM's fusion of several layers (layers, gamma); its single layer is gradcam.layer unless layers are given. */
+  layercam?: Omit<LayerCamOptions, 'layer'>;
   occlusion?: OcclusionWindowOptions;
 }
 
@@ -55,7 +57,7 @@ export function createMethod(name: MethodName | string, model: ConvNet, options:
     case 'scorecam':
       return new ScoreCam(model, { ...options.scorecam, layer: options.scorecam?.layer ?? options.gradcam?.layer });
     case 'layercam':
-      return new LayerCam(model, options.gradcam);
+      return new LayerCam(model, { ...options.gradcam, ...options.layercam });
     case 'occlusion':
       return new OcclusionWindows(model, options.occlusion);
   }
