@@ -29,6 +29,7 @@ export const FastTrainOptions = z.object({
   styleLoss: z.enum(STYLE_LOSS_NAMES).default('gram').describe('Gram matrices, or sliced Wasserstein (Heitz et al. 2021)'),
   channels: z.number().int().min(4).max(128).default(32).describe('channel width C of the transformation network (Johnson et al.: 32)'),
   residualBlocks: z.number().int().min(0).max(16).default(5).describe('residual blocks (Johnson et al.: 5)'),
+  jitter: z.number().int().min(0).max(16).default(1).meta({ description: "shift the network's output and the content photo together by a random 0..N px before the loss network each step, so the loss network's stride-2 first convolution cannot leave a period-2 grid unseen (0 = off)", placeholder: 'PX' }),
   checkpointEvery: z.number().int().min(1).max(1_000_000).default(100).meta({ description: 'write NET_DIR/checkpoint every N steps (and at the end or on Ctrl-C)', placeholder: 'N' }),
   resume: z.boolean().default(false).describe('continue from NET_DIR/checkpoint (weights, Adam state, step count)'),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('initial weights, photo order and crops'),

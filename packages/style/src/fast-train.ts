@@ -31,6 +31,7 @@ import {
   type RunRecord,
   type Scalar,
   type Tensor,
+  type Tensor4D,
   type Variable,
 } from '@convlab/core';
 import { loadCheckpoint, saveCheckpoint, saveTransformNet } from './fast-io.js';
@@ -155,6 +156,13 @@ function permutation(n: number, seed: number): number[] {
  * epoch), scaled so its shorter side is between `size` and 1.5 `size` and cropped at a random place, with a
  * random horizontal flip. Everything depends on (seed, step) only.
  */
+/** The loss network's shift (dy, dx) at a step: a function of (seed, step), so a resumed run draws the same. */
+function jitterAt(o: ResolvedFastTrainOptions, step: number): [number, number] {
+  if (o.jitter === 0) return [0, 0];
+  const rand = seededRandom((o.seed * 2_000_003 + step * 104_729 + 17) >>> 0);
+  return [Math.floor(rand() * (o.jitter + 1)), Math.floor(rand() * (o.jitter + 1))];
+}
+
 async function batchAt(files: string[], o: ResolvedFastTrainOptions, step: number, perms: Map<number, number[]>): Promise<RgbImage[]> {
   const rand = seededRandom((o.seed * 1_000_003 + step * 7919) >>> 0);
   const out: RgbImage[] = [];
@@ -305,16 +313,19 @@ export async function trainFastStyle(options: FastTrainOptions, hooks: FastTrain
       const crops = await batchAt(files, o, step + 1, perms);
       const x = imagesToBatch(crops);
       // Content targets P^l of this batch, computed without gradient.
+      // The loss network sees both images shifted by the same random (dy, dx) in 0..jitter (a crop).
+      const shift = jitterAt(o, step + 1);
+      const view = (t: Tensor4D): Tensor4D => (o.jitter > 0 ? (tf.slice(t, [0, shift[0], shift[1], 0], [-1, o.size - o.jitter, o.size - o.jitter, -1]) as Tensor4D) : t);
       const targets = tf.tidy(() => {
         if (contentLayers.length === 0) return [];
-        const f = lossNet.forward(lossNet.preprocess(x), contentLayers, 'avg');
+        const f = lossNet.forward(lossNet.preprocess(view(x)), contentLayers, 'avg');
         return contentLayers.map((l) => tf.keep(f[l]));
       });
       const variances = targets.map((t) => featureVariance(t));
       const parts = { content: 0, style: 0, tv: 0 };
       const lossFn = () => {
         const y = net.apply(x);
-        const feats = lossNet.forward(lossNet.preprocess(y), layers, 'avg');
+        const feats = lossNet.forward(lossNet.preprocess(view(y)), layers, 'avg');
         let c: Tensor = tf.scalar(0);
         contentLayers.forEach((l, i) => (c = tf.add(c, contentLoss(feats[l], targets[i], 'variance', variances[i]))));
         if (contentLayers.length > 1) c = tf.div(c, contentLayers.length);
@@ -363,7 +374,7 @@ export async function trainFastStyle(options: FastTrainOptions, hooks: FastTrain
     record.finish();
     await saveTransformNet(net, o.out, {
       dtype: 'float16',
-      training: { style: basename(o.style), steps: step, batch: o.batch, size: o.size, lossNet: lossNet.name, contentWeight: o.contentWeight, styleWeight: o.styleWeight, tvWeight: o.tvWeight, lr: o.lr, finalLoss: losses.at(-1)?.total ?? null },
+      training: { style: basename(o.style), steps: step, batch: o.batch, size: o.size, lossNet: lossNet.name, contentWeight: o.contentWeight, styleWeight: o.styleWeight, tvWeight: o.tvWeight, jitter: o.jitter, lr: o.lr, finalLoss: losses.at(-1)?.total ?? null },
     });
     record.set('outputs', { net: o.out, checkpoint: paths.checkpoint, plot: paths.plot, preview: paths.preview });
     await record.save(paths.record);
