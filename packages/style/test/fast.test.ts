@@ -85,6 +85,41 @@ test('the network keeps the size of inputs that are multiples of 4, and any size
   net.dispose();
 });
 
+test.serial('every backend stylizes alike: inference (MirrorPad, resize, IN statistics by products or means) and the training path', async (t) => {
+  const backends = ['wasm', 'cpu'];
+  try {
+    await initEngine({ backend: 'native', log: false });
+    backends.push('native');
+  } catch {
+    t.log('native backend not built here: wasm and cpu compared');
+  }
+  const initial = process.env.CONVLAB_BACKEND ?? 'wasm';
+  const outputs: Record<string, { infer: Float32Array; apply: Float32Array }> = {};
+  try {
+    for (const backend of backends) {
+      await initEngine({ backend, log: false });
+      const net = createTransformNet(SMALL, { seed: 5 });
+      for (const [name, v] of net.params) if (/gamma|beta|bias/.test(name)) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, 'float32', name.length + 1));
+      const x = tf.randomUniform([1, 37, 50, 3], 0, 255, 'float32', 11) as Tensor4D;
+      const padded = reflectPad(x, 5, 6, 7, 5); // 48 x 62: odd pads, MirrorPad on every backend
+      const infer = net.infer(tf.slice(padded, [0, 0, 0, 0], [1, 48, 60, 3]) as Tensor4D);
+      const apply = net.apply(tf.slice(padded, [0, 0, 0, 0], [1, 48, 60, 3]) as Tensor4D);
+      outputs[backend] = { infer: infer.dataSync() as Float32Array, apply: apply.dataSync() as Float32Array };
+      tf.dispose([x, padded, infer, apply]);
+      net.dispose();
+    }
+  } finally {
+    await initEngine({ backend: initial, log: false });
+  }
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  for (const backend of backends.slice(1)) {
+    for (const path of ['infer', 'apply'] as const) {
+      const d = maxDiff(outputs[backend][path], outputs.wasm[path]);
+      t.true(d < 0.05, `${path} on ${backend} vs wasm: max difference ${d} (0..255 scale)`);
+    }
+  }
+});
+
 test('the inference path (fused ops) equals the training path up to float rounding', (t) => {
   const net = createTransformNet(SMALL, { seed: 3 });
   // Non-trivial IN parameters, so that gamma and beta are exercised.
