@@ -346,6 +346,57 @@ function resizeNearest(args: CopyKernelArgs): TensorInfo | null {
   );
 }
 
+/**
+ * Reverse along the axes `dims` by block copies: the axes after the last reversed one (k) are contiguous, so
+ * each index of axes 0..k moves one block of `inner` values, read from the mirrored index. tfjs's cpu kernel
+ * converts coordinates per element; style transfer's reflection padding reverses activation-sized slices at
+ * every step (34% of the kernel time of a VGG19 iteration at 256 px before this kernel).
+ */
+export function reverseValues(x: Typed, shape: number[], dims: number[]): Typed {
+  const out = allocLike(x, x.length);
+  if (x.length === 0) return out;
+  const reversed = shape.map((_, i) => dims.includes(i) && shape[i] > 1);
+  let k = shape.length - 1;
+  while (k >= 0 && !reversed[k]) k--;
+  if (k < 0) {
+    out.set(x);
+    return out;
+  }
+  const strides = shape.map((_, i) => util.sizeFromShape(shape.slice(i + 1)));
+  const inner = strides[k];
+  const idx = new Array<number>(k + 1).fill(0);
+  const blocks = x.length / inner;
+  const f32 = x instanceof Float32Array && out instanceof Float32Array;
+  for (let b = 0; b < blocks; b++) {
+    let src = 0;
+    for (let i = 0; i <= k; i++) src += (reversed[i] ? shape[i] - 1 - idx[i] : idx[i]) * strides[i];
+    const dst = b * inner;
+    if (inner === 1) out[dst] = x[src];
+    else if (f32 && inner <= 64) copyBlock(out as Float32Array, dst, x as Float32Array, src, inner);
+    else out.set(x.subarray(src, src + inner), dst);
+    for (let i = k; i >= 0; i--) {
+      if (++idx[i] < shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+function copyBlock(out: Float32Array, dst: number, x: Float32Array, src: number, n: number): void {
+  for (let j = 0; j < n; j++) out[dst + j] = x[src + j];
+}
+
+function reverse(args: CopyKernelArgs): TensorInfo | null {
+  const { inputs, backend, attrs } = args;
+  const x = typedValues(backend, inputs.x);
+  const dimsAttr = attrs?.dims as number | number[] | undefined;
+  if (!x || dimsAttr === undefined) return null;
+  const rank = inputs.x.shape.length;
+  const dims = util.parseAxisParam(dimsAttr, inputs.x.shape);
+  if (dims.some((d) => d < 0 || d >= rank)) return null;
+  return backend.makeTensorInfo(inputs.x.shape, inputs.x.dtype, reverseValues(x, inputs.x.shape, dims));
+}
+
 export type CopyImpl = (args: CopyKernelArgs, addon: NativeAddon) => TensorInfo | null;
 
 /** Kernel name -> implementation (installed next to the oneDNN kernels). */
@@ -361,5 +412,6 @@ export const COPY_IMPLS: Record<string, CopyImpl> = {
   Max: (a) => max(a),
   ArgMax: (a) => argMax(a),
   MirrorPad: (a) => mirrorPad(a),
+  Reverse: (a) => reverse(a),
   ResizeNearestNeighbor: (a) => resizeNearest(a),
 };

@@ -9,7 +9,7 @@
  * Gradients are global in tfjs (one registry for every backend), so this fixes cpu, native and wasm
  * at once; installCpuParityKernels and installWasmKernels install it.
  */
-import { BatchMatMul, Maximum, Minimum, SquaredDifference, broadcast_util, getGradient, registerGradient, reshape, sum, util } from '@tensorflow/tfjs-core';
+import { BatchMatMul, Maximum, Minimum, MirrorPad, SquaredDifference, add, broadcast_util, getGradient, pad, registerGradient, reshape, reverse, slice, sum, util } from '@tensorflow/tfjs-core';
 import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
 
 /** Kernels whose gradients are wrapped. */
@@ -23,6 +23,36 @@ function reduceTo(g: Tensor, shape: number[]): Tensor {
   const axes = broadcast_util.getReductionAxes(shape, g.shape);
   return reshape(axes.length ? sum(g, axes) : g, shape);
 }
+
+/**
+ * The gradient of MirrorPad. tfjs's own returns only the centre of dy (dy.slice(before, x.shape)), dropping
+ * what the reflected copies contributed: a network with reflection padding (fast style transfer's
+ * transformation network) trained with it gets border gradients that are wrong. Here each padded axis folds
+ * its two margins back, reversed, onto the positions they copied: 1..before and n-1-after..n-2 for 'reflect',
+ * 0..before-1 and n-after..n-1 for 'symmetric'.
+ */
+export function mirrorPadGradient(dy: Tensor, shape: number[], paddings: [number, number][], mode: 'reflect' | 'symmetric'): Tensor {
+  const offset = mode === 'reflect' ? 1 : 0;
+  let g = dy;
+  for (let axis = 0; axis < shape.length; axis++) {
+    const [before, after] = paddings[axis];
+    if (before === 0 && after === 0) continue;
+    const n = shape[axis];
+    const along = (start: number, size: number) => {
+      const begin = g.shape.map((_, i) => (i === axis ? start : 0));
+      const sizes = g.shape.map((d, i) => (i === axis ? size : d));
+      return slice(g, begin, sizes);
+    };
+    const padAlong = (t: Tensor, lo: number, hi: number) => pad(t, t.shape.map((_, i) => (i === axis ? [lo, hi] : [0, 0])) as [number, number][]);
+    let folded = along(before, n);
+    if (before > 0) folded = add(folded, padAlong(reverse(along(0, before), axis), offset, n - offset - before));
+    if (after > 0) folded = add(folded, padAlong(reverse(along(before + n, after), axis), n - offset - after, offset));
+    g = folded;
+  }
+  return g;
+}
+
+let mirrorPadOriginal: GradConfig | undefined;
 
 /** Wrap tfjs's gradients of BROADCAST_GRAD_FIXES (idempotent; a no-op before tfjs's gradients are registered). */
 export function installGradientFixes(): void {
@@ -40,12 +70,25 @@ export function installGradientFixes(): void {
       },
     });
   }
+  if (!mirrorPadOriginal) {
+    mirrorPadOriginal = getGradient(MirrorPad);
+    registerGradient({
+      kernelName: MirrorPad,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved, attrs) => {
+        const a = attrs as unknown as { paddings: [number, number][]; mode: 'reflect' | 'symmetric' };
+        return { x: () => mirrorPadGradient(dy as Tensor, saved[0].shape, a.paddings, a.mode) };
+      },
+    });
+  }
 }
 
 /** Put tfjs's own gradients back (before/after measurements). */
 export function uninstallGradientFixes(): void {
   for (const config of originals.values()) registerGradient(config);
   originals.clear();
+  if (mirrorPadOriginal) registerGradient(mirrorPadOriginal);
+  mirrorPadOriginal = undefined;
 }
 
 /** Whether the fixes are in. */

@@ -233,3 +233,19 @@ nativeTest('ResizeNearestNeighbor matches the cpu kernel (2x, odd sizes, down, a
     }
   }
 });
+
+nativeTest('Reverse matches the cpu kernel (ranks 1-4, any set of axes, float32 / int32)', async (t) => {
+  const shapes = [[7], [3, 5], [2, 4, 3], [2, 5, 6, 3], [1, 9, 8, 70], [1, 1, 4, 2]];
+  for (const shape of shapes) {
+    const axesSets: number[][] = [];
+    for (let mask = 1; mask < 1 << shape.length; mask++) axesSets.push(shape.map((_, i) => i).filter((i) => mask & (1 << i)));
+    for (const dims of axesSets) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const x = dtype === 'float32' ? rand(shape) : tf.cast(tf.mul(rand(shape), 100), 'int32');
+        const [ref, got, native] = await both('Reverse', { x }, { dims });
+        t.true(same(got, ref), `Reverse ${dtype} ${shape} dims ${dims}`);
+        t.is(native, 1);
+      }
+    }
+  }
+});
