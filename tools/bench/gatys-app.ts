@@ -153,8 +153,10 @@ if (values.one) {
   const app = rows.find((r) => r.bench === 'app vgg19');
   const torch = rows.find((r) => r.bench === 'gatys-pytorch');
   const kernel = rows.find((r) => r.bench === 'gatys');
-  if (app && torch) console.log(`app VGG19 vs PyTorch (same machine, same run): ${(torch.secondsPerIter / app.secondsPerIter).toFixed(2)}x PyTorch's speed (wall), ${((torch.cpuSecondsPerIter ?? NaN) / (app.cpuSecondsPerIter ?? NaN)).toFixed(2)}x (CPU)`);
-  if (app && kernel) console.log(`app VGG19 vs kernel-level VGG19: ${(kernel.secondsPerIter / app.secondsPerIter).toFixed(2)}x (wall)`);
+  // Rows may differ in image shape (the app keeps the photo's aspect): compare throughput, GFLOP per second.
+  const rate = (r: BenchResult, cpu = false) => r.gflopPerIter / (cpu ? (r.cpuSecondsPerIter ?? NaN) : r.secondsPerIter);
+  if (app && torch) console.log(`app VGG19 vs PyTorch (same machine, same run): ${(rate(app) / rate(torch)).toFixed(2)}x PyTorch's GFLOP/s (wall), ${(rate(app, true) / rate(torch, true)).toFixed(2)}x (CPU)`);
+  if (app && kernel) console.log(`app VGG19 vs kernel-level VGG19: ${(rate(app) / rate(kernel)).toFixed(2)}x the kernel-level GFLOP/s (wall)`);
   if (values.json) {
     mkdirSync(dirname(values.json), { recursive: true });
     writeFileSync(values.json, JSON.stringify({ peak, rows }, null, 2));
