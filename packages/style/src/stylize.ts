@@ -12,6 +12,7 @@ import { fromConvNet, randomMultiscaleNet, type ConvNetLike, type FeatureNet } f
 import { disposeTargets, featureVariance, gatysObjective, gatysTargets, networkView, type GatysTargets, type IterationLosses, type ObjectiveView } from './gatys.js';
 import { checkMemory, defaultMemoryLimit, LBFGS_HISTORY } from './memory-estimate.js';
 import { NO_LINE_SEARCH, minimize, type IterationInfo } from './optimizers/index.js';
+import { seededRandom } from './johnson.js';
 import { parseStylizeOptions, recordedParameters, totalIterations, type Backbone, type ResolvedStylizeOptions, type StylizeOptions } from './options.js';
 import { STYLE_TOOL, type StageInfo } from './record.js';
 import { softmaxFeatures } from './softmax-features.js';
@@ -93,18 +94,6 @@ function initialImage(net: FeatureNet, o: ResolvedStylizeOptions, content: RgbIm
     return tf.tidy(() => net.preprocess(tf.randomUniform([1, content.height, content.width, 3], 0, 255, 'float32', opSeed(o.seed))));
   }
   return resizeImage(style, { width: content.width, height: content.height }).then((s) => tf.tidy(() => net.preprocess(tf.expandDims(imageToTensor(s), 0))));
-}
-
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1) (the jitter's shifts). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
