@@ -35,6 +35,9 @@ test('npm start starts the studio on loopback, prints its URL, serves the page a
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? String(code))));
+  // npm can die of the SIGINT before the studio below it has printed its last line: the pipes close when every
+  // process holding them (the studio too) has exited.
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setInterval(() => {
@@ -59,6 +62,8 @@ test('npm start starts the studio on loopback, prints its URL, serves the page a
   }
   // npm itself dies of the SIGINT (as after Ctrl-C in a terminal); the studio below it must stop cleanly.
   t.true(['0', '130', 'SIGINT'].includes(await exited), err.slice(-2000));
+  const stopped = await Promise.race([closed.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000))]);
+  t.true(stopped, 'every process of npm start exited within 30 s of Ctrl-C');
   t.regex(out + err, /studio: stopped/);
 });
 

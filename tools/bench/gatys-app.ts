@@ -7,6 +7,7 @@
  *
  *   npx tsx --conditions=@convlab/source tools/bench/gatys-app.ts [--size 512] [--iters 4] [--backend native]
  *     [--rows app-vgg19,app-inception_v3,kernel-vgg19,pytorch-vgg19] [--json out/bench/gatys-app.json]
+ *   npx tsx --conditions=@convlab/source tools/bench/gatys-app.ts --one vgg19 --profile   (kernel times of the app row)
  *
  * GFLOP per iteration are counted analytically (convolutions forward + input gradient, Gram products forward
  * + gradient; element-wise work not counted) with the same rule for every row, so "% of peak" compares them.
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: 'app-vgg19,app-inception_v3,kernel-vgg19,pytorch-vgg19' },
     json: { type: 'string' },
     one: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const size = Number(values.size);
@@ -54,11 +56,29 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
     size,
     backend: values.backend,
   };
-  const r = await stylize(options, (p) => {
+  const run = () => stylize(options, (p) => {
     if (p.done === 0) return;
     stamps.push(performance.now());
     c.at.push(process.cpuUsage());
   });
+  let r: Awaited<ReturnType<typeof stylize>>;
+  if (values.profile) {
+    // tf.profile's kernel times over the whole run (warm-up included), per iteration: where the time goes.
+    const { kernelTotals } = await import('./index-util.js');
+    let result: Awaited<ReturnType<typeof stylize>> | undefined;
+    const info = await tf.profile(async () => {
+      result = await run();
+      return [];
+    });
+    r = result!;
+    const n = warmup + iters;
+    const totals = kernelTotals(info.kernels);
+    const all = totals.reduce((a, [, e]) => a + e.ms, 0);
+    process.stderr.write(`kernel ms per iteration (${n} iterations profiled, ${(all / n).toFixed(0)} ms in kernels):\n`);
+    for (const [name, e] of totals.slice(0, 25)) {
+      process.stderr.write(`  ${name.padEnd(28)} ${(e.ms / n).toFixed(1).padStart(8)} ms ${(100 * e.ms / all).toFixed(1).padStart(5)} %  ${(e.calls / n).toFixed(1)} calls\n`);
+    }
+  } else r = await run();
   const engine = await initEngine({ backend: values.backend, log: false });
   const walls = stamps.slice(warmup).map((t, i) => (t - stamps[warmup - 1 + i]) / 1000);
   const cpus = c.at.slice(warmup).map((u, i) => (u.user + u.system - c.at[warmup - 1 + i].user - c.at[warmup - 1 + i].system) / 1e6);
