@@ -33,6 +33,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     one: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    jitter: { type: 'string' },
   },
 });
 const size = Number(values.size);
@@ -55,6 +56,7 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
     iterations: warmup + iters,
     size,
     backend: values.backend,
+    ...(values.jitter === undefined ? {} : { jitter: Number(values.jitter) }),
   };
   const run = () => stylize(options, (p) => {
     if (p.done === 0) return;

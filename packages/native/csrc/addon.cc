@@ -112,13 +112,18 @@ static Napi::Value SetThreads(const Napi::CallbackInfo &info) {
 // writes a fresh output; V8 frees the old ones at its next GC, and glibc unmaps blocks above the mmap
 // threshold (and trims the heap top) at once, so the next outputs page-fault all their memory in again.
 // Measured on the development VMs: the first write to 35 MB of fresh memory took 115-170 ms of CPU, a write
-// to reused memory 2.5 ms. Returns whether glibc took both settings (false elsewhere).
+// to reused memory 2.5 ms. The mmap threshold cannot go above 32 MB, so blocks larger than that (VGG19's
+// conv1 activations at 512 px are 58 MB) were still mapped fresh each time: with mmapMax = 0 glibc serves
+// every block from the heap (a block the heap cannot hold still falls back to mmap inside glibc). Measured:
+// VGG19 Gatys iteration at 512 px 2.43 s -> 1.64 s (tools/bench/gatys-app.ts --one vgg19 --jitter 0), peak
+// RSS 1.76 -> 2.2 GB. Returns whether glibc took every setting (false elsewhere).
 static Napi::Value KeepFreedMemory(const Napi::CallbackInfo &info) {
 #if defined(__GLIBC__)
   int mmapThreshold = info[0].As<Napi::Number>().Int32Value();
   int trimThreshold = info[1].As<Napi::Number>().Int32Value();
   bool ok = mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1;
   ok = mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1 && ok;
+  if (info.Length() > 2 && info[2].IsNumber()) ok = mallopt(M_MMAP_MAX, info[2].As<Napi::Number>().Int32Value()) == 1 && ok;
   return Napi::Boolean::New(info.Env(), ok);
 #else
   return Napi::Boolean::New(info.Env(), false);

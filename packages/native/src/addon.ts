@@ -34,7 +34,7 @@ export interface NativeAddon {
   clearCaches(): void;
   setThreads(n: number): number;
   /** glibc mallopt(M_MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD); false where not glibc or refused. Absent in addons built before it. */
-  keepFreedMemory?(mmapThreshold: number, trimThreshold: number): boolean;
+  keepFreedMemory?(mmapThreshold: number, trimThreshold: number, mmapMax?: number): boolean;
   convForward(p: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number): void;
   convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;

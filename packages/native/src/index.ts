@@ -60,13 +60,17 @@ export const MMAP_THRESHOLD = 32 * 1024 * 1024;
 export const TRIM_THRESHOLD = 1024 * 1024 * 1024;
 
 /**
- * Ask glibc to keep freed blocks (up to MMAP_THRESHOLD each, TRIM_THRESHOLD in all at the heap top) for reuse,
- * so kernel outputs land in memory already faulted in rather than fresh pages (csrc/addon.cc says what it
- * measured). CONVLAB_KEEP_FREED_MEMORY=0 leaves glibc's defaults. Returns whether it took effect.
+ * Ask glibc to keep freed blocks (TRIM_THRESHOLD in all at the heap top) for reuse and to serve every block,
+ * large ones too, from the heap (no per-block mmap), so kernel outputs land in memory already faulted in rather
+ * than fresh pages (csrc/addon.cc says what it measured). The price is a higher peak RSS: freed memory is kept
+ * for the next tensors rather than returned. CONVLAB_KEEP_FREED_MEMORY=0 leaves glibc's defaults;
+ * CONVLAB_KEEP_FREED_MEMORY=small keeps only blocks up to MMAP_THRESHOLD (the large ones are mapped fresh each
+ * time, as before). Returns whether it took effect.
  */
 export function keepFreedMemory(addon: NativeAddon, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.CONVLAB_KEEP_FREED_MEMORY === '0' || !addon.keepFreedMemory) return false;
-  return addon.keepFreedMemory(MMAP_THRESHOLD, TRIM_THRESHOLD);
+  if (env.CONVLAB_KEEP_FREED_MEMORY === 'small') return addon.keepFreedMemory(MMAP_THRESHOLD, TRIM_THRESHOLD);
+  return addon.keepFreedMemory(MMAP_THRESHOLD, TRIM_THRESHOLD, 0);
 }
 
 /**

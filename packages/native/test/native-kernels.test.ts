@@ -93,7 +93,11 @@ function convGrid(depthwise: boolean): { x: number[]; f: number[]; strides: numb
   const out = [];
   const shapes = depthwise
     ? [{ x: [2, 9, 11, 4], f: [3, 3, 4, 1] }, { x: [1, 10, 7, 3], f: [3, 3, 3, 3] }, { x: [2, 8, 8, 5], f: [5, 3, 5, 2] }]
-    : [{ x: [2, 9, 11, 5], f: [3, 3, 5, 7] }, { x: [1, 10, 8, 3], f: [1, 1, 3, 6] }, { x: [3, 7, 9, 4], f: [5, 3, 4, 2] }];
+    : [
+        { x: [2, 9, 11, 5], f: [3, 3, 5, 7] }, { x: [1, 10, 8, 3], f: [1, 1, 3, 6] }, { x: [3, 7, 9, 4], f: [5, 3, 4, 2] },
+        // 32 or more channels each side: the stride-1 input gradient runs as a forward convolution (csrc/conv.cc).
+        { x: [2, 9, 11, 32], f: [3, 3, 32, 40] }, { x: [1, 7, 6, 33], f: [5, 3, 33, 48] }, { x: [1, 5, 6, 40], f: [1, 1, 40, 32] },
+      ];
   for (const s of shapes) {
     for (const [padName, pad] of PADS) {
       for (const [strides, dilations] of [[1, 1], [2, 1], [1, 2]]) {
