@@ -147,6 +147,16 @@ export function conv2d(
   )(x) as Tensor4D;
 }
 
+/** ConvlabReluGrad: relu's gradient in one pass, registered on the cpu backend by @convlab/native (not a dependency here). */
+const RELU_GRAD = 'ConvlabReluGrad';
+
+/** dy * [y > 0] (NaN where y is NaN): the one-pass kernel where the backend has it, else tfjs's mul(dy, step(y)), bit-identical. */
+function reluMask(dy: Tensor4D, y: Tensor4D): Tensor4D {
+  const backend = tf.getBackend();
+  if (tf.getKernel(RELU_GRAD, backend) && dy.dtype === 'float32' && y.dtype === 'float32') return tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as Tensor4D;
+  return tf.mul(dy, tf.step(y)) as Tensor4D;
+}
+
 /**
  * activation(conv2d(x, filter) + bias) with frozen weights: one FusedConv2D kernel forward (one output tensor
  * instead of conv, bias, batch norm and relu each writing one), and a backward pass that computes only the
@@ -180,7 +190,7 @@ export function frozenConv2d(
       // tfjs runs a custom gradient outside any tidy of its own; the masked gradient goes at once.
       gradFunc: (dy: Tensor4D, saved: Tensor[]) =>
         tf.tidy(() => {
-          const g = activation === 'relu' ? (tf.mul(dy, tf.step(saved[0])) as Tensor4D) : dy;
+          const g = activation === 'relu' ? reluMask(dy, saved[0] as Tensor4D) : dy;
           if (!forwardGrad) return tf.conv2dTranspose(g, filter, input.shape, strides, padding);
           const spread = spreadGradient(g, [input.shape[1], input.shape[2]], [kh, kw], strides, [1, 1], padding);
           const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as Tensor4D;

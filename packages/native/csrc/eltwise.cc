@@ -10,7 +10,7 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;
 
 enum UnaryOp { kURelu = 0, kURelu6, kUStep, kUSigmoid, kUTanh, kUSquare, kUNeg, kULeakyRelu, kUElu, kUExp, kUSqrt };
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kRelu6Grad };
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kRelu6Grad, kReluGrad };
 
 template <typename F> void unaryLoop(const float *x, float *y, int64_t n, F f) {
 #pragma omp parallel for simd if (n > kParallelMin) schedule(static)
@@ -147,6 +147,14 @@ Napi::Value Binary(const Napi::CallbackInfo &info) {
     case kRelu6Grad:
       binaryLoop(a, na, b, nb, y, n, [](float u, float v) {
         float m = ((v > 0.f) & (v <= 6.f)) ? 1.f : 0.f;
+        m = (v == v) ? m : NAN;
+        return u * m;
+      }, innerA, innerB);
+      break;
+    // Relu's gradient (a = dy, b = x or relu(x): the mask is the same): tfjs's dy * step(x) in one pass.
+    case kReluGrad:
+      binaryLoop(a, na, b, nb, y, n, [](float u, float v) {
+        float m = (v > 0.f) ? 1.f : 0.f;
         m = (v == v) ? m : NAN;
         return u * m;
       }, innerA, innerB);

@@ -17,8 +17,8 @@ export const UNARY = {
 /** Binary op codes (csrc/eltwise.cc). */
 export const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 } as const;
 
-/** Binary op codes that are not tfjs kernels: Relu6's gradient (a = dy, b = x; grad-overrides.ts). */
-export const BINARY_EXTRA = { Relu6Grad: 7 } as const;
+/** Binary op codes that are not tfjs kernels: Relu6's and Relu's gradients (a = dy, b = x; grad-overrides.ts). */
+export const BINARY_EXTRA = { Relu6Grad: 7, ReluGrad: 8 } as const;
 
 export interface AddonInfo {
   version: string;

@@ -7,6 +7,7 @@
  * Works on every backend (it uses the FusedConv2D and Conv2DBackpropInput kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { RELU_GRAD, maskKernelUsable } from './grad-overrides.js';
 
 export type FrozenActivation = 'linear' | 'relu' | 'relu6';
 
@@ -41,7 +42,8 @@ export function frozenConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tenso
         const out = saved[0];
         let g: tf.Tensor4D = dy;
         // The activation's derivative from its output: relu'(z) = [y > 0]; relu6'(z) = [0 < y < 6].
-        if (activation === 'relu') g = tf.mul(dy, tf.step(out));
+        // relu: one pass where @convlab/native's ConvlabReluGrad is registered (cpu backend), else two.
+        if (activation === 'relu') g = maskKernelUsable(RELU_GRAD, out, dy) ? (tf.engine().runKernel(RELU_GRAD, { dy, x: out }) as tf.Tensor4D) : tf.mul(dy, tf.step(out));
         else if (activation === 'relu6') g = tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(out, 0), tf.less(out, 6)), 'float32'));
         return tf.conv2dTranspose(g, filter, inputShape, strides, pad);
       }),

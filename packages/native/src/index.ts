@@ -11,7 +11,9 @@ import { installRelu6Grad, uninstallRelu6Grad } from './grad-overrides.js';
 import { kernelStats, replaceKernel, restoreKernels } from './install.js';
 import { installCpuParityKernels } from './parity-kernels.js';
 
-export type { AddonInfo } from './addon.js';
+export type { AddonInfo, NativeAddon } from './addon.js';
+/** The compiled addon itself (undefined when it is not built): for benchmarks that time a kernel without tfjs around it. */
+export { loadAddon } from './addon.js';
 export type { KernelStats } from './install.js';
 export { resetKernelStats } from './install.js';
 export { installWasmKernels, uninstallWasmKernels, wasmKernelStats, WASM_KERNELS } from './wasm-kernels.js';

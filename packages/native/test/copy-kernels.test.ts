@@ -4,7 +4,7 @@
  * gradient of ZeroPadding2D-style padding that made MobileNetV2 input gradients slow.
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
-import { installNativeKernels, nativeKernelStats, resetKernelStats, uninstallNativeKernels } from '../src/index.js';
+import { frozenConv2d, installNativeKernels, nativeKernelStats, resetKernelStats, uninstallNativeKernels } from '../src/index.js';
 import { nativeTest, rand, tf } from './helpers.js';
 
 /** One kernel call with the original cpu kernels and with the installed ones, and the native count. */
@@ -160,6 +160,37 @@ nativeTest('the one-pass Relu6 gradient is bit-identical to tfjs (0, 6, NaN, Inf
   t.true(profile.kernels.some((k) => k.name === 'ConvlabRelu6Grad'), 'the one-pass kernel ran');
   t.false(profile.kernels.some((k) => k.name === 'LessEqual'), 'the four-pass gradient did not run');
   for (const v of [x, dy, w, ref1, ref2, got1, got2]) v.dispose();
+});
+
+nativeTest('the one-pass Relu gradient is bit-identical to tfjs (0, -0, NaN, Inf; second order); frozenConv2d uses it', async (t) => {
+  const special = [0, -0, 1e-30, -1e-30, NaN, Infinity, -Infinity, -1, 3, 0];
+  const x = tf.concat([tf.tensor1d(special), tf.reshape(rand([5, 8, 3], -2, 2), [-1])]);
+  const dy = tf.concat([tf.tensor1d([NaN, Infinity, -3, -Infinity, 2, 1, NaN, Infinity, -2, -Infinity]), tf.reshape(rand([5, 8, 3]), [-1])]);
+  const first = (v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.mul(tf.relu(u), dy))(v);
+  const second = (w: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((v: tf.Tensor) => tf.mul(tf.relu(v), u))(x), dy)))(w);
+  const w = rand([x.size]);
+  // frozenConv2d's relu gradient takes its mask from the output.
+  const cx = rand([1, 6, 7, 4]);
+  const filter = rand([3, 3, 4, 5]);
+  const bias = rand([5]);
+  const cdy = rand([1, 6, 7, 5]);
+  const frozen = () => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(frozenConv2d(u as tf.Tensor4D, filter as tf.Tensor4D, bias as tf.Tensor1D, { activation: 'relu' }), cdy)))(cx);
+  uninstallNativeKernels();
+  const ref1 = first(x), ref2 = second(w), ref3 = frozen();
+  await installNativeKernels();
+  const got1 = first(x), got2 = second(w);
+  t.true(same(got1, ref1), 'first order');
+  t.true(same(got2, ref2), 'second order');
+  const profile = await tf.profile(() => first(x));
+  t.true(profile.kernels.some((k) => k.name === 'ConvlabReluGrad'), 'the one-pass kernel ran');
+  t.false(profile.kernels.some((k) => k.name === 'Step'), 'the two-pass gradient did not run');
+  const frozenProfile = await tf.profile(() => frozen());
+  t.true(frozenProfile.kernels.some((k) => k.name === 'ConvlabReluGrad'), 'frozenConv2d took the one-pass kernel');
+  const got3 = frozen();
+  // The convolutions themselves are oneDNN's here: equal to rounding, not bit for bit.
+  const err = tf.max(tf.abs(tf.sub(got3, ref3))).dataSync()[0] / tf.max(tf.abs(ref3)).dataSync()[0];
+  t.true(err < 1e-5, `frozenConv2d gradient relative error ${err}`);
+  for (const v of [x, dy, w, ref1, ref2, ref3, got1, got2, got3, cx, filter, bias, cdy]) v.dispose();
 });
 
 nativeTest('Max and ArgMax over contiguous axes match the cpu kernels (ties, NaN, -0, int32, keepDims)', async (t) => {
