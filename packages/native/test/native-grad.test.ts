@@ -44,8 +44,9 @@ nativeTest('gradients through tf.grad (image and weights) match the cpu kernels'
     t.true(err <= TOLERANCE, `gradient of ${names[i]}: relative error ${err}`);
   }
   const stats = nativeKernelStats();
+  // Relu's gradient is the one-pass ConvlabReluGrad now (no Step); copy-kernels.test.ts checks it.
   for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput',
-    'DepthwiseConv2dNativeBackpropFilter', 'FusedConv2D', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', 'BatchMatMul', '_FusedMatMul', 'Relu', 'Step', 'Relu6']) {
+    'DepthwiseConv2dNativeBackpropFilter', 'FusedConv2D', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', 'BatchMatMul', '_FusedMatMul', 'Relu', 'Relu6']) {
     t.true((stats[k]?.native ?? 0) > 0, `${k} ran natively (${JSON.stringify(stats[k])})`);
     t.is(stats[k]?.errors ?? 0, 0, `${k} had no addon errors (${stats[k]?.lastError})`);
   }
