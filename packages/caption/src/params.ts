@@ -2,20 +2,11 @@
  * A named set of trainable variables with seeded initialisation, so decoders can be saved, loaded and
  * checked for shape mismatches by name.
  */
-import { tf, ConvlabError, opSeed } from '@convlab/core';
+import { tf, ConvlabError, opSeed, seededRandom } from '@convlab/core';
 import type { Tensor, Variable } from '@convlab/core';
 
-/** Small deterministic PRNG (mulberry32) so runs with the same seed start from the same weights. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG (mulberry32, @convlab/core's seededRandom) so runs with the same seed start from the same weights. */
+export const rng = seededRandom;
 
 export type Init = 'zeros' | 'ones' | 'uniform' | 'glorot' | 'orthogonal-ish' | { constant: number };
 

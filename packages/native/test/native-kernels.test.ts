@@ -189,7 +189,7 @@ nativeTest('FusedConv2D and FusedDepthwiseConv2D (bias, activations) match the c
 nativeTest('MaxPool, AvgPool and their gradients match the cpu kernels (ties after relu included)', async (t) => {
   const cases: Case[] = [];
   for (const x of [[2, 9, 11, 3], [1, 8, 8, 5]]) {
-    for (const [filterSize, strides] of [[2, 2], [3, 2], [3, 1], [2, 1]]) {
+    for (const [filterSize, strides] of [[2, 2], [3, 2], [3, 1], [2, 1], [3, 3]]) {
       for (const pad of ['same', 'valid'] as const) {
         const attrs = { filterSize, strides, pad };
         const label = `x${x} k${filterSize} s${strides} ${pad}`;

@@ -37,7 +37,7 @@
  * Any input size works: `stylizeWithNet` pads the image by reflection (a margin, and up to a multiple of 4 so
  * the two stride-2 convolutions and two 2x resizes give back the same size), runs the network and crops back.
  */
-import { ConvlabError, imageToTensor, tensorToImage, tf, type RgbImage, type Tensor, type Tensor4D, type Variable } from '@convlab/core';
+import { ConvlabError, imageToTensor, seededRandom, tensorToImage, tf, type RgbImage, type Tensor, type Tensor4D, type Variable } from '@convlab/core';
 
 let netCount = 0;
 
@@ -148,17 +148,8 @@ export function upsampleNearest2x(x: Tensor4D): Tensor4D {
   });
 }
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32; @convlab/core's, re-exported for this module's users). */
+export { seededRandom };
 
 /**
  * Build a transformation network. Without `weights`, kernels are He-uniform from `seed` (bias 0, gamma 1,
