@@ -77,8 +77,8 @@ Napi::Value PoolForward(const Napi::CallbackInfo &info) {
 
 // Average pooling over windows that tile the input (kernel = stride, no padding), e.g. VGG's 2x2 / 2 pools: each
 // input position is in at most one window, so dx is dy / (kh kw) spread over the window (0 past the last
-// window). One parallel pass that writes dx once; oneDNN's backward took 54 ms for VGG19's pool1 at 512 px
-// (64 channels, 416x544 -> 208x272), this 8-12 ms.
+// window). One parallel pass that writes dx once; for VGG19's pool1 at 512 px (64 channels, 416x544 -> 208x272)
+// oneDNN's backward took 8-14 ms once warm (ONEDNN_VERBOSE), this 2.4-2.6 ms.
 static bool tiledAverage(const Shape &s) {
   return s.kh == s.sh && s.kw == s.sw && s.pt == 0 && s.pl == 0 && s.pb == 0 && s.pr == 0 && s.oh * s.kh <= s.ih &&
          s.ow * s.kw <= s.iw;
