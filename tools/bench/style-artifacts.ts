@@ -10,7 +10,7 @@
  *
  *   npx tsx --conditions=@convlab/source tools/bench/style-artifacts.ts --out out/style-artifacts \
  *     [--pairs tubingen:the_scream,tubingen:starry_night,dog:great_wave] [--size 384] [--iterations 150] \
- *     [--optimizer adam] [--lr 0.03] [--pad 16] [--jitter 1] [--backend wasm] [--strip apps/style-transfer/docs/cleaner-output.jpg]
+ *     [--optimizer adam] [--lr 0.03] [--pad 16] [--jitter 1] [--jitter-every 20 (lbfgs)] [--backend wasm] [--strip apps/style-transfer/docs/cleaner-output.jpg]
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     lr: { type: 'string' },
     pad: { type: 'string' },
     jitter: { type: 'string' },
+    'jitter-every': { type: 'string' },
     seed: { type: 'string', default: '0' },
     backend: { type: 'string', default: process.env.CONVLAB_BACKEND ?? 'wasm' },
     strip: { type: 'string' },
@@ -40,7 +41,11 @@ if (!values.out) {
 }
 const out = values.out;
 const optimizer = values.optimizer as 'adam' | 'lbfgs';
-const fix = { pad: values.pad !== undefined ? Number(values.pad) : DEFAULT_PAD, jitter: values.jitter !== undefined ? Number(values.jitter) : DEFAULT_JITTER[optimizer] };
+const fix = {
+  pad: values.pad !== undefined ? Number(values.pad) : DEFAULT_PAD,
+  jitter: values.jitter !== undefined ? Number(values.jitter) : DEFAULT_JITTER[optimizer],
+  ...(values['jitter-every'] !== undefined ? { jitterEvery: Number(values['jitter-every']) } : {}),
+};
 const size = Number(values.size);
 const iterations = Number(values.iterations);
 
@@ -59,7 +64,7 @@ interface Row {
 const engine = await initEngine({ backend: values.backend, log: false });
 const net = await loadFeatureNet('inception_v3', 'default', Number(values.seed));
 await mkdir(out, { recursive: true });
-console.log(`backend ${engine.backend}; ${size} px, ${iterations} ${optimizer} iterations; before: pad 0, jitter 0; after: pad ${fix.pad}, jitter ${fix.jitter}`);
+console.log(`backend ${engine.backend}; ${size} px, ${iterations} ${optimizer} iterations; before: pad 0, jitter 0; after: pad ${fix.pad}, jitter ${fix.jitter}${fix.jitterEvery ? ` every ${fix.jitterEvery}` : ''}`);
 const table = [
   `${size} px, ${iterations} ${optimizer} iterations, seed ${values.seed}, ${engine.backend}; before: --pad 0 --jitter 0; after: --pad ${fix.pad} --jitter ${fix.jitter}`,
   '',
@@ -88,7 +93,7 @@ for (const pair of values.pairs!.split(',')) {
     backend: engine.backend as StylizeOptions['backend'],
     ...(values.lr !== undefined ? { lr: Number(values.lr) } : {}),
   };
-  const run = async (o: { pad: number; jitter: number }) => {
+  const run = async (o: { pad: number; jitter: number; jitterEvery?: number }) => {
     const t0 = performance.now();
     const r = await stylize({ ...base, ...o }, undefined, undefined, { net });
     const seconds = (performance.now() - t0) / 1000;

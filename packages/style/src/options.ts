@@ -82,11 +82,13 @@ export const DEFAULT_BACKBONE: Backbone = 'inception_v3';
 export const DEFAULT_LR = { lbfgs: 1, adam: 0.03 } as const;
 /**
  * Border and grid fixes (issue 16; ./gatys.ts networkView, measured with ./artifacts.ts in
- * apps/style-transfer/README.md "Cleaner output"): reflection padding in px, and the jitter in px Adam
- * runs get when --jitter is not given (L-BFGS needs a deterministic objective: no jitter).
+ * apps/style-transfer/README.md "Cleaner output"): reflection padding in px, and the jitter in px when --jitter
+ * is not given. L-BFGS needs the same objective from one step to the next, so with it a
+ * shift holds for --jitter-every iterations and the optimiser restarts its memory at each new one.
  */
 export const DEFAULT_PAD = 16;
-export const DEFAULT_JITTER = { lbfgs: 0, adam: 1 } as const;
+export const DEFAULT_JITTER = { lbfgs: 1, adam: 1 } as const;
+export const DEFAULT_JITTER_EVERY = 20;
 export const MAX_PAD = 256;
 export const MAX_JITTER = 64;
 export const MAX_SIZE = 8192;
@@ -147,7 +149,14 @@ export const StylizeOptions = z.object({
     .min(0)
     .max(MAX_JITTER)
     .optional()
-    .meta({ description: `random shift of the image by up to this many px at each Adam step, against the stride-2 grid texture (default ${DEFAULT_JITTER.adam} with adam; lbfgs: 0 only)`, placeholder: 'PX' }),
+    .meta({ description: `random shift of the image by up to this many px at each Adam step (with lbfgs: every --jitter-every iterations), against the stride-2 grid texture (default ${DEFAULT_JITTER.adam}; 0 = off)`, placeholder: 'PX' }),
+  jitterEvery: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(DEFAULT_JITTER_EVERY)
+    .meta({ description: 'lbfgs with --jitter: iterations per shift; L-BFGS restarts its memory at each new shift', placeholder: 'N' }),
   // optimisation
   optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('optimiser of the image'),
   iterations: z.number().int().min(1).max(MAX_ITERATIONS).default(200).describe('iterations of the final stage'),
@@ -191,7 +200,7 @@ export interface ResolvedStylizeOptions extends ParsedStylizeOptions {
   tvWeight: number;
   stageIterations: number;
   lr: number;
-  /** Jitter in px (0 with lbfgs). */
+  /** Jitter in px (default 1; with lbfgs a shift holds for jitterEvery iterations). */
   jitter: number;
   /** Side of each stage, coarse to fine; the last is `size`. */
   stages: number[];
@@ -239,9 +248,6 @@ export function resolveStylizeOptions(o: ParsedStylizeOptions, source: OptionSou
   if (o.init === 'image' && (o.initImage === undefined || o.initImage === '')) bad('initImage', 'init is image but no starting image is given', `pass ${name('initImage')} PATH (or choose another ${name('init')})`);
   if (o.init !== 'image' && o.initImage !== undefined) bad('initImage', `a starting image is given but init is ${o.init}`, `add ${name('init')} image to start from it, or leave ${name('initImage')} out`);
   const jitter = o.jitter ?? DEFAULT_JITTER[o.optimizer];
-  if (o.optimizer === 'lbfgs' && jitter > 0) {
-    bad('jitter', `${jitter} px needs ${name('optimizer')} adam: L-BFGS needs the same objective at every step`, `add ${name('optimizer')} adam, or set ${name('jitter')} 0 (${name('pad')} works with both)`);
-  }
   const stages = stageSizes(o.size, o.multiscale);
   for (const s of stages) checkNumber(s, name('multiscale'), STAGE_RANGE);
   if (stages[stages.length - 1] !== o.size) bad('multiscale', `the last stage (${stages[stages.length - 1]}) must equal size (${o.size})`, 'end the stage list with the output size');

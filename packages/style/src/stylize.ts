@@ -234,13 +234,13 @@ export async function stylize(
       stages.push(stage);
       const stageStart = performance.now();
       let last = stageStart;
-      const objective = gatysObjective(net, o, targets, transform, views?.next);
       let parts: IterationLosses = { total: 0, content: 0, style: 0, tv: 0 };
-      const lossAndGrad = (t: Tensor) => {
-        const r = objective(t as Tensor4D);
-        parts = r.parts;
-        return r;
-      };
+      // Adam sees a new shifted view at every step. L-BFGS needs the same objective from one step to the next:
+      // with jitter it runs in blocks of o.jitterEvery iterations, one view per block, and restarts its memory
+      // at each (a new block is a new problem to its curvature pairs).
+      const blocked = o.optimizer === 'lbfgs' && o.jitter > 0;
+      const blockSize = blocked ? o.jitterEvery : iterations;
+      let offset = 0;
       const onIteration = async ({ iteration, x: current }: IterationInfo) => {
         // The optimiser's awaits resolve as microtasks; yield a macrotask turn so a SIGINT handler can run.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -248,34 +248,53 @@ export async function stylize(
         timePerIter.push((now - last) / 1000);
         last = now;
         done += 1;
-        stage.iterations = iteration;
+        stage.iterations = offset + iteration;
         record.log(done, { stage: si + 1, ...parts });
         const recent = timePerIter.slice(-10);
         const spi = recent.reduce((a, b) => a + b, 0) / recent.length;
-        onProgress?.({ stage: si + 1, stageCount: o.stages.length, stageSize: side, iteration, stageIterations: iterations, done, total, losses: parts, secondsPerIteration: spi, etaSeconds: spi * (total - done) });
+        onProgress?.({ stage: si + 1, stageCount: o.stages.length, stageSize: side, iteration: offset + iteration, stageIterations: iterations, done, total, losses: parts, secondsPerIteration: spi, etaSeconds: spi * (total - done) });
         if (hooks.onCheckpoint && o.saveEvery !== undefined && done % o.saveEvery === 0) {
           await hooks.onCheckpoint(await finishImage(net, current as Tensor4D, o, contentColor), done);
         }
       };
+      let current: Tensor4D = x0;
       try {
-        const result = await minimize(
-          lossAndGrad,
-          x0,
-          o.optimizer === 'adam'
-            ? { optimizer: 'adam', maxIterations: iterations, learningRate: o.lr, signal, onIteration }
-            : {
-                optimizer: 'lbfgs',
-                ...NO_LINE_SEARCH,
-                maxIterations: iterations,
-                maxEvaluations: iterations + 1,
-                historySize: LBFGS_HISTORY,
-                learningRate: o.lr,
-                rescaleSmallGradients: true,
-                signal,
-                onIteration,
-              },
-        );
-        x = result.x as Tensor4D;
+        while (offset < iterations && !signal?.aborted) {
+          const n = Math.min(blockSize, iterations - offset);
+          let viewOf = views?.next;
+          if (blocked && views) {
+            const fixed = views.next();
+            viewOf = () => fixed;
+          }
+          const objective = gatysObjective(net, o, targets, transform, viewOf);
+          const lossAndGrad = (t: Tensor) => {
+            const r = objective(t as Tensor4D);
+            parts = r.parts;
+            return r;
+          };
+          const result = await minimize(
+            lossAndGrad,
+            current,
+            o.optimizer === 'adam'
+              ? { optimizer: 'adam', maxIterations: n, learningRate: o.lr, signal, onIteration }
+              : {
+                  optimizer: 'lbfgs',
+                  ...NO_LINE_SEARCH,
+                  maxIterations: n,
+                  maxEvaluations: n + 1,
+                  historySize: LBFGS_HISTORY,
+                  learningRate: o.lr,
+                  rescaleSmallGradients: true,
+                  signal,
+                  onIteration,
+                },
+          );
+          if (current !== x0 && current !== result.x) current.dispose();
+          current = result.x as Tensor4D;
+          offset += n;
+          if (result.iterations < n) break;
+        }
+        x = current === x0 ? (tf.clone(x0) as Tensor4D) : current;
       } finally {
         x0.dispose();
         views?.dispose();

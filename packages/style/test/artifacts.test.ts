@@ -127,16 +127,20 @@ test('padByReflection reflects without repeating the edge, and its gradient adds
   tf.dispose([x, p, w, g, v]);
 });
 
-test('options: pad defaults on, jitter defaults per optimiser, and jitter with L-BFGS is refused', (t) => {
+test('options: pad defaults on, jitter defaults per optimiser; with L-BFGS a shift holds for --jitter-every iterations', (t) => {
   const base = { content: 'c.jpg', style: ['s.jpg'] };
   const lbfgs = parseStylizeOptions(base);
   t.true(lbfgs.pad > 0);
-  t.is(lbfgs.jitter, 0);
+  t.is(lbfgs.jitter, 1);
+  t.is(lbfgs.jitterEvery, 20);
+  t.is(parseStylizeOptions({ ...base, jitter: 0 }).jitter, 0);
   t.true(parseStylizeOptions({ ...base, optimizer: 'adam' }).jitter > 0);
   t.is(parseStylizeOptions({ ...base, optimizer: 'adam', jitter: 0, pad: 0 }).jitter, 0);
-  const e = t.throws(() => parseStylizeOptions({ ...base, jitter: 2 }, 'cli'));
-  t.regex(e!.message, /--jitter/);
-  t.regex((e as { hint?: string }).hint ?? '', /--optimizer adam/);
+  const blocked = parseStylizeOptions({ ...base, jitter: 2, jitterEvery: 5 }, 'cli');
+  t.is(blocked.jitter, 2);
+  t.is(blocked.jitterEvery, 5);
+  const e = t.throws(() => parseStylizeOptions({ ...base, jitter: 1, jitterEvery: 0 }, 'cli'));
+  t.regex(e!.message, /--jitter-every/);
 });
 
 // A small real run: the default backbone (InceptionV3 trunk) at 112 px, before and after the fix.

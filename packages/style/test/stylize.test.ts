@@ -46,7 +46,9 @@ function contentDistance(image: RgbImage, content: RgbImage): number {
 }
 
 test.serial('L-BFGS: loss falls >= 50% in 30 iterations, Gram distance falls, content distance bounded', async (t) => {
-  const r = await run();
+  // The optimiser on one fixed objective (no jitter: with it L-BFGS restarts every --jitter-every iterations,
+  // checked in the next test).
+  const r = await run({ jitter: 0 });
   const losses = readStyleRun(r.record).stageLosses[0];
   t.is(losses.length, 30);
   const first = losses[0].total;
@@ -64,13 +66,30 @@ test.serial('L-BFGS: loss falls >= 50% in 30 iterations, Gram distance falls, co
   t.is(json.tool, STYLE_TOOL);
   t.deepEqual(json.backend, { name: engine.backend, tfBackend: engine.tfBackend, detail: engine.detail });
   t.like(json.model, { name: 'mobilenet_v2' });
-  t.like(json.parameters, { backbone: 'mobilenet_v2', size: 128, iterations: 30, seed: 3, lr: 1, contentLayers: ['block_6_expand_relu'] });
+  t.like(json.parameters, { backbone: 'mobilenet_v2', size: 128, iterations: 30, seed: 3, lr: 1, jitter: 0, contentLayers: ['block_6_expand_relu'] });
   t.is(json.seed, 3);
   t.is(json.steps.length, 30);
   t.like(json.steps[0], { step: 1, stage: 1 });
   t.like(json.extra, { iterationsDone: 30, aborted: false, output: { width: 128, height: r.image.height } });
   t.true((json.extra.memoryEstimateBytes as number) > 0);
   t.notThrows(() => validateRunRecord(JSON.parse(JSON.stringify(r.record))));
+});
+
+test.serial('L-BFGS with jitter: one shift per block of --jitter-every iterations, every iteration reported once, loss falls', async (t) => {
+  const steps: number[] = [];
+  const r = await stylize({ ...base, jitter: 1, jitterEvery: 4, iterations: 10 }, (p) => {
+    if (p.done > 0) steps.push(p.iteration);
+  }, undefined, { net });
+  t.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const losses = readStyleRun(r.record).stageLosses[0];
+  t.is(losses.length, 10);
+  t.true(losses[9].total < 0.7 * losses[0].total, `loss ${losses[0].total} -> ${losses[9].total}`);
+  t.like(r.record.toJSON().parameters, { jitter: 1, jitterEvery: 4 });
+  // The shifts change the objective: not the unjittered run's image, and the same image again for the same seed.
+  const plain = await run({ iterations: 10 });
+  t.notDeepEqual(Buffer.from(r.image.data), Buffer.from(plain.image.data));
+  const again = await run({ jitter: 1, jitterEvery: 4, iterations: 10 });
+  t.deepEqual(Buffer.from(again.image.data), Buffer.from(r.image.data));
 });
 
 test.serial('same seed gives the same image bit for bit (noise init, Adam)', async (t) => {
