@@ -9,7 +9,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConvlabError, initEngine, tf } from '@convlab/core';
+import { ConvlabError, initEngine, seededRandom, tf } from '@convlab/core';
 import { createConvNet } from '../src/convnet.js';
 import { buildInceptionResNetV2 } from '../src/inception-resnet-v2.js';
 import { buildInceptionV3 } from '../src/inception-v3.js';
@@ -38,16 +38,7 @@ test.after.always(async () => {
 });
 
 /** mulberry32: fast seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** Seeded values for every weight of a layout, scaled so deep nets keep their activations finite. */
 function randomValues(layout: KerasLayoutLayer[], seed: number): Map<string, Float32Array[]> {

@@ -13,7 +13,7 @@
  * size, so heads that need a fixed size (class logits) work too. Random choices come from a seeded
  * generator: the same seed gives the same sequence.
  */
-import { tf, type Tensor, type Tensor4D } from '@convlab/core';
+import { seededRandom as coreSeededRandom, tf, type Tensor, type Tensor4D } from '@convlab/core';
 
 export interface TransformOptions {
   /** Constant padding in px, grey (default 12). */
@@ -38,16 +38,9 @@ export const STANDARD_TRANSFORMS: Required<TransformOptions> = {
 
 export const NO_TRANSFORMS: Required<TransformOptions> = { pad: 0, jitter: 0, scales: [1], angles: [0], jitterAfter: 0 };
 
-/** mulberry32: a small seeded generator in [0, 1). */
+/** mulberry32 (@convlab/core's seededRandom) on the seed mixed with 0x9e3779b9: a small seeded generator in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let a = (seed ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return coreSeededRandom((seed ^ 0x9e3779b9) >>> 0);
 }
 
 function jitter(x: Tensor4D, d: number, rand: () => number): Tensor4D {
