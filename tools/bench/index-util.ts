@@ -22,6 +22,8 @@ export interface BenchResult {
   /** Floating-point operations per iteration, counted analytically (multiply-add = 2). */
   gflopPerIter: number;
   peakRssMB: number;
+  /** Minor page faults per iteration (fresh pages touched), where measured. */
+  minorFaultsPerIter?: number;
   iterations: number;
   engineDetail: string;
   note?: string;

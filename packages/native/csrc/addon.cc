@@ -1,6 +1,8 @@
 // N-API entry: exports the kernels and a description of the library build.
 #include "common.h"
 #include <omp.h>
+#include <pthread.h>
+#include <csignal>
 #include <sstream>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -68,9 +70,35 @@ void appendActivation(dnnl::post_ops &ops, int activation, float alpha) {
   }
 }
 
+// Asynchronous signals stay blocked on the calling thread while a kernel runs. oneDNN 2.6.3's sgemm (Debian
+// bookworm's libdnnl) corrupts the malloc heap when a signal is delivered to a thread inside it, even with a
+// handler that does nothing: a C program calling dnnl_sgemm under setitimer(ITIMER_PROF) at 1 kHz aborted with
+// "corrupted size vs. prev_size" on most runs, single-threaded too, and never with the signals blocked around
+// the call. Node's --cpu-prof (SIGPROF to the main thread every millisecond) aborted every Gatys run on the
+// native backend; SIGCHLD (a finished ffmpeg), SIGINT and SIGTERM can land the same way. A blocked signal is
+// delivered when the kernel returns. OpenMP's worker threads are created inside these calls, so they inherit
+// the blocked mask for good; Node's own threads take process-directed signals meanwhile. Synchronous signals
+// (a fault in the kernel) are left unblocked so they still report where they happened.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t set;
+    sigfillset(&set);
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalsBlocked(const SignalsBlocked &) = delete;
+  SignalsBlocked &operator=(const SignalsBlocked &) = delete;
+
+ private:
+  sigset_t old_;
+};
+
 // Wrap a kernel so oneDNN and argument errors become JS exceptions the TypeScript side can catch
 // (it then falls back to the original tfjs kernel).
 template <Napi::Value (*F)(const Napi::CallbackInfo &)> Napi::Value guarded(const Napi::CallbackInfo &info) {
+  SignalsBlocked blocked;
   try {
     return F(info);
   } catch (const Napi::Error &) {

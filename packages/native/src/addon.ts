@@ -83,8 +83,37 @@ export function addonError(): string | undefined {
   return cached?.error;
 }
 
+/**
+ * CONVLAB_NATIVE_GUARD=1 (debugging): every output gets GUARD_FLOATS sentinel values on each side, and
+ * checkOutputGuards() (called after each native kernel) throws when a kernel wrote outside its output.
+ */
+const GUARD_FLOATS = process.env.CONVLAB_NATIVE_GUARD ? 64 : 0;
+const GUARD_BITS = 0x7fc0dead;
+const guarded: Uint32Array[] = [];
+
+/** Throws naming `what` when a native kernel wrote past either end of an output allocated since the last check. */
+export function checkOutputGuards(what: string): void {
+  if (!GUARD_FLOATS) return;
+  for (const full of guarded) {
+    const n = full.length - 2 * GUARD_FLOATS;
+    for (let i = 0; i < GUARD_FLOATS; i++) {
+      if (full[i] !== GUARD_BITS || full[GUARD_FLOATS + n + i] !== GUARD_BITS) {
+        guarded.length = 0;
+        throw new Error(`${what}: a native kernel wrote outside its ${n}-value output (CONVLAB_NATIVE_GUARD)`);
+      }
+    }
+  }
+  guarded.length = 0;
+}
+
 /** Float32 output storage. Large outputs skip the zero fill: every kernel writes all of its output. */
 export function allocFloat32(n: number): Float32Array {
+  if (GUARD_FLOATS) {
+    const full = new Uint32Array(n + 2 * GUARD_FLOATS).fill(GUARD_BITS);
+    full.fill(0, GUARD_FLOATS, GUARD_FLOATS + n);
+    guarded.push(full);
+    return new Float32Array(full.buffer, GUARD_FLOATS * 4, n);
+  }
   if (n < 1 << 16) return new Float32Array(n);
   const buf = Buffer.allocUnsafeSlow(n * 4);
   return new Float32Array(buf.buffer, buf.byteOffset, n);

@@ -14,7 +14,7 @@
  */
 import { Relu, Relu6, engine, getGradient, getKernel, registerGradient, registerKernel, unregisterKernel, zerosLike } from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelConfig, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
-import { BINARY_EXTRA, allocFloat32, loadAddon } from './addon.js';
+import { BINARY_EXTRA, allocFloat32, checkOutputGuards, loadAddon } from './addon.js';
 import type { CpuBackendLike } from './cpu-kernels.js';
 
 export const RELU6_GRAD = 'ConvlabRelu6Grad';
@@ -48,6 +48,7 @@ function maskedValues(dy: Float32Array, x: Float32Array, op: number, keep: (v: n
     const addon = loadAddon();
     if (addon) {
       addon.binary(op, dy, x, dx);
+      checkOutputGuards('ReluGrad');
       return dx;
     }
   } catch {

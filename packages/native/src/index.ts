@@ -3,7 +3,7 @@
  * that make the wasm backend usable for training and image gradients. Importing this module is
  * cheap and never throws; the addon is loaded by installNativeKernels().
  */
-import { ADDON_PATH, addonError, loadAddon } from './addon.js';
+import { ADDON_PATH, addonError, checkOutputGuards, loadAddon } from './addon.js';
 import type { AddonInfo, NativeAddon } from './addon.js';
 import { NATIVE_IMPLS } from './cpu-kernels.js';
 import type { KernelArgs } from './cpu-kernels.js';
@@ -48,7 +48,11 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
   if (!addon) throw new Error(addonError() ?? 'addon unavailable');
   installCpuParityKernels();
   for (const [name, impl] of Object.entries(NATIVE_IMPLS)) {
-    replaceKernel('cpu', name, (args) => impl(args as unknown as KernelArgs, addon));
+    replaceKernel('cpu', name, (args) => {
+      const out = impl(args as unknown as KernelArgs, addon);
+      checkOutputGuards(name);
+      return out;
+    });
   }
   installRelu6Grad();
   const info = addon.info();

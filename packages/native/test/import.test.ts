@@ -38,3 +38,20 @@ test('CONVLAB_NATIVE_ADDON=off disables the native kernels', (t) => {
   const { out } = runWith({ CONVLAB_NATIVE_ADDON: 'off' }, probe);
   t.regex(out, /error disabled by CONVLAB_NATIVE_ADDON=off/);
 });
+
+test('CONVLAB_NATIVE_GUARD=1 catches a write past the end of a kernel output', (t) => {
+  const code = `
+const { allocFloat32, checkOutputGuards } = await import('./src/addon.ts');
+const ok = allocFloat32(100000);
+ok.fill(1);
+checkOutputGuards('fill');
+console.log('in bounds ok');
+const y = allocFloat32(10);
+new Float32Array(y.buffer)[y.byteOffset / 4 + 10] = 1;
+try { checkOutputGuards('Overrun'); console.log('missed'); } catch (e) { console.log('caught', e.message); }
+`;
+  const { out, status } = runWith({ CONVLAB_NATIVE_GUARD: '1' }, code);
+  t.is(status, 0, out);
+  t.regex(out, /in bounds ok/);
+  t.regex(out, /caught Overrun: a native kernel wrote outside its 10-value output/);
+});
