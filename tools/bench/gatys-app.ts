@@ -48,7 +48,14 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
   const { gatysFlops, buildVgg19 } = await import('./gatys.js');
   const warmup = 2;
   const stamps: number[] = [];
-  const c = { start: process.cpuUsage(), at: [] as NodeJS.CpuUsage[], faults: [] as number[] };
+  const c = { start: process.cpuUsage(), at: [] as NodeJS.CpuUsage[], faults: [] as number[], gc: [] as number[] };
+  // Main-thread GC pauses (V8's performance entries), summed per iteration.
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const options = {
     content: join(ROOT, 'assets/content/tubingen.jpg'),
     style: [join(ROOT, 'assets/style/the_scream.jpg')],
@@ -65,6 +72,7 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
     stamps.push(performance.now());
     c.at.push(process.cpuUsage());
     c.faults.push(process.resourceUsage().minorPageFault);
+    c.gc.push(gcMs);
   });
   let r: Awaited<ReturnType<typeof stylize>>;
   if (values.profile) {
@@ -90,6 +98,8 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
   const median = (a: number[]) => a.slice().sort((p, q) => p - q)[Math.floor(a.length / 2)];
   // Minor page faults per iteration: fresh pages the process touched (each costs microseconds on a VM).
   const faults = c.faults.slice(warmup).map((f, i) => f - c.faults[warmup - 1 + i]);
+  gcObserver.disconnect();
+  const gcPause = c.gc.slice(warmup).map((g, i) => g - c.gc[warmup - 1 + i]);
   const { width, height } = r.image;
   // The network sees the image padded by `pad` on every side (reflection, against the border artifacts): the
   // work per iteration is counted at that size.
@@ -106,7 +116,7 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
   }
   return {
     bench: `app ${backbone}`, backend: engine.backend, config: `${width}x${height} px (network input ${netW}x${netH}), Adam, jitter ${values.jitter}`, secondsPerIter: median(walls), bestSecondsPerIter: Math.min(...walls),
-    cpuSecondsPerIter: median(cpus), gflopPerIter: gflop, peakRssMB: process.resourceUsage().maxRSS / 1024, minorFaultsPerIter: median(faults), iterations: iters, engineDetail: engine.detail, load1: loadavg()[0],
+    cpuSecondsPerIter: median(cpus), gflopPerIter: gflop, peakRssMB: process.resourceUsage().maxRSS / 1024, minorFaultsPerIter: median(faults), gcPauseMsPerIter: median(gcPause), iterations: iters, engineDetail: engine.detail, load1: loadavg()[0],
     note: backbone === 'vgg19' ? 'random weights, average pooling (their default)' : 'default (offline) weights',
   };
 }

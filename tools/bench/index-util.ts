@@ -24,6 +24,8 @@ export interface BenchResult {
   peakRssMB: number;
   /** Minor page faults per iteration (fresh pages touched), where measured. */
   minorFaultsPerIter?: number;
+  /** Main-thread garbage-collection pauses per iteration (ms), where measured. */
+  gcPauseMsPerIter?: number;
   iterations: number;
   engineDetail: string;
   note?: string;

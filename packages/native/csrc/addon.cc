@@ -121,6 +121,7 @@ static Napi::Value Info(const Napi::CallbackInfo &info) {
   o.Set("cpuRuntime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
   o.Set("convCacheSize", static_cast<double>(convCacheSize()));
   o.Set("poolCacheSize", static_cast<double>(poolCacheSize()));
+  o.Set("filterCacheBytes", static_cast<double>(filterCacheBytes()));
   return o;
 }
 

@@ -74,6 +74,7 @@ Napi::Value MatMul(const Napi::CallbackInfo &info);
 Napi::Value Unary(const Napi::CallbackInfo &info);
 Napi::Value Binary(const Napi::CallbackInfo &info);
 size_t convCacheSize();
+size_t filterCacheBytes();
 size_t poolCacheSize();
 void clearConvCache();
 void clearPoolCache();

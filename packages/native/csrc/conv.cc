@@ -3,6 +3,8 @@
 // Source and destination stay in the caller's NHWC buffers (oneDNN's AVX-512 kernels run NHWC
 // without a reorder); only the filter is reordered into the blocked layout oneDNN asks for.
 #include "common.h"
+#include <algorithm>
+#include <cstdlib>
 
 namespace convlab {
 namespace {
@@ -100,10 +102,82 @@ void checkLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, con
   checkFloatLength(info, i, expected, "conv", what);
 }
 
+// Filters already in the primitive's layout (and flipped, for input gradients run as forward convolutions), by
+// primitive key and the filter id the TypeScript side passes (src/cpu-kernels.ts filterId: the same id means
+// the same values). A frozen network's filters are reordered once instead of at every call: on the 512 px
+// InceptionV3 Gatys iteration the reorders took 30 ms of 160 ms of oneDNN time (ONEDNN_VERBOSE). Least
+// recently used copies go beyond CONVLAB_NATIVE_WEIGHT_CACHE_MB (default 512) in all.
+class FilterCache {
+ public:
+  std::vector<float> *find(const std::string &key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second.second);
+    return it->second.first.get();
+  }
+  std::vector<float> *insert(const std::string &key, size_t floats) {
+    const size_t bytes = floats * sizeof(float);
+    while (!order_.empty() && bytes_ + bytes > budget()) {
+      auto victim = map_.find(order_.back());
+      bytes_ -= victim->second.first->size() * sizeof(float);
+      map_.erase(victim);
+      order_.pop_back();
+    }
+    order_.push_front(key);
+    auto value = std::make_unique<std::vector<float>>(floats);
+    std::vector<float> *raw = value.get();
+    map_.emplace(key, std::make_pair(std::move(value), order_.begin()));
+    bytes_ += bytes;
+    return raw;
+  }
+  void clear() {
+    map_.clear();
+    order_.clear();
+    bytes_ = 0;
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  static size_t budget() {
+    static const size_t b = [] {
+      const char *v = std::getenv("CONVLAB_NATIVE_WEIGHT_CACHE_MB");
+      return static_cast<size_t>(v ? std::max(0L, std::atol(v)) : 512L) << 20;
+    }();
+    return b;
+  }
+  std::list<std::string> order_;
+  std::unordered_map<std::string, std::pair<std::unique_ptr<std::vector<float>>, std::list<std::string>::iterator>> map_;
+  size_t bytes_ = 0;
+};
+
+FilterCache filters;
+
+int64_t filterIdArg(const Napi::CallbackInfo &info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : 0;
+}
+
+// The filter in the primitive's layout, from the cache when the caller gave an id (prepare writes the
+// primitive-layout copy into the buffer it is given).
+template <typename Prepare>
+memory cachedWeights(Entry &e, const std::string &key, int64_t id, Prepare prepare) {
+  auto &eng = cpuEngine();
+  std::string k = key + "#" + std::to_string(id);
+  std::vector<float> *buf = filters.find(k);
+  if (!buf) {
+    buf = filters.insert(k, e.primW.get_size() / sizeof(float));
+    prepare(buf->data());
+  }
+  return memory(e.primW, eng, buf->data());
+}
+
 }  // namespace
 
 size_t convCacheSize() { return cache.size(); }
-void clearConvCache() { cache.clear(); }
+size_t filterCacheBytes() { return filters.bytes(); }
+void clearConvCache() {
+  cache.clear();
+  filters.clear();
+}
 
 // convForward(p, x, w, bias|null, y, activation, alpha)
 Napi::Value ConvForward(const Napi::CallbackInfo &info) {
@@ -136,7 +210,11 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   }
   auto &eng = cpuEngine();
   memory src(s.src(), eng, x), dst(s.dst(), eng, y);
-  memory wm = weightsIn(*e, w);
+  const int64_t id = filterIdArg(info, 7);
+  memory wm = id > 0 && e->needsReorder ? cachedWeights(*e, key, id, [&](float *out) {
+    memory user(e->userW, eng, w), prim(e->primW, eng, out);
+    e->reorder.execute(cpuStream(), user, prim);
+  }) : weightsIn(*e, w);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, memory(s.bias(), eng, b));
   e->prim.execute(cpuStream(), args);
@@ -160,7 +238,7 @@ bool gradientAsForward(const Shape &s) {
 // padding (kh - 1 - pt, kh - 1 - pb) (the same for width). The flip is a copy of kh*kw blocks of [in][out]; the
 // swap is a strided view of it, which the reorder into oneDNN's layout reads.
 Napi::Value convBackwardDataAsForward(const Napi::CallbackInfo &info, const std::vector<int64_t> &p, const Shape &s,
-                                      float *dy, float *w, float *dx) {
+                                      float *dy, float *w, float *dx, int64_t id) {
   std::string key = keyOf("bwd_data_fwd", p);
   Entry *e = cache.find(key);
   const memory::dims fstrides{1, 1}, fdil{0, 0}, fpadL{s.kh - 1 - s.pt, s.kw - 1 - s.pl}, fpadR{s.kh - 1 - s.pb, s.kw - 1 - s.pr};
@@ -180,15 +258,28 @@ Napi::Value convBackwardDataAsForward(const Napi::CallbackInfo &info, const std:
     e = cache.insert(key, std::move(entry));
   }
   const int64_t block = s.ic * s.oc;
-  for (int64_t h = 0; h < s.kh; h++) {
-    for (int64_t x = 0; x < s.kw; x++) {
-      std::memcpy(e->flip.data() + (h * s.kw + x) * block, w + ((s.kh - 1 - h) * s.kw + (s.kw - 1 - x)) * block,
-                  static_cast<size_t>(block) * sizeof(float));
+  auto flip = [&](float *out) {
+    for (int64_t h = 0; h < s.kh; h++) {
+      for (int64_t x = 0; x < s.kw; x++) {
+        std::memcpy(out + (h * s.kw + x) * block, w + ((s.kh - 1 - h) * s.kw + (s.kw - 1 - x)) * block,
+                    static_cast<size_t>(block) * sizeof(float));
+      }
     }
-  }
+  };
   auto &eng = cpuEngine();
   memory srcm(src, eng, dy), dstm(dst, eng, dx);
-  memory wm = weightsIn(*e, e->flip.data());
+  memory wm;
+  if (id > 0) {
+    wm = cachedWeights(*e, key, id, [&](float *out) {
+      if (!e->needsReorder) return flip(out);
+      flip(e->flip.data());
+      memory user(e->userW, eng, e->flip.data()), prim(e->primW, eng, out);
+      e->reorder.execute(cpuStream(), user, prim);
+    });
+  } else {
+    flip(e->flip.data());
+    wm = weightsIn(*e, e->flip.data());
+  }
   e->prim.execute(cpuStream(), {{DNNL_ARG_SRC, srcm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dstm}});
   cpuStream().wait();
   return info.Env().Undefined();
@@ -202,7 +293,8 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   checkLength(info, 1, s.n * s.oh * s.ow * s.oc, "dy");
   checkLength(info, 2, s.kh * s.kw * (s.ic / s.g) * s.oc, "filter");
   checkLength(info, 3, s.n * s.ih * s.iw * s.ic, "dx");
-  if (gradientAsForward(s) && std::getenv("CONVLAB_NATIVE_BACKWARD_DATA") == nullptr) return convBackwardDataAsForward(info, p, s, dy, w, dx);
+  const int64_t id = filterIdArg(info, 4);
+  if (gradientAsForward(s) && std::getenv("CONVLAB_NATIVE_BACKWARD_DATA") == nullptr) return convBackwardDataAsForward(info, p, s, dy, w, dx, id);
   std::string key = keyOf("bwd_data", p);
   Entry *e = cache.find(key);
   if (!e) {
@@ -219,7 +311,10 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   }
   auto &eng = cpuEngine();
   memory ddst(s.dst(), eng, dy), dsrc(s.src(), eng, dx);
-  memory wm = weightsIn(*e, w);
+  memory wm = id > 0 && e->needsReorder ? cachedWeights(*e, key, id, [&](float *out) {
+    memory user(e->userW, eng, w), prim(e->primW, eng, out);
+    e->reorder.execute(cpuStream(), user, prim);
+  }) : weightsIn(*e, w);
   e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}});
   cpuStream().wait();
   return info.Env().Undefined();

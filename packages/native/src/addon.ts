@@ -26,6 +26,8 @@ export interface AddonInfo {
   cpuRuntime: string;
   convCacheSize: number;
   poolCacheSize: number;
+  /** Bytes of filters kept in oneDNN's layout (csrc/conv.cc FilterCache). */
+  filterCacheBytes?: number;
 }
 
 /** The addon's functions. Shapes travel as Int32Arrays (see csrc/conv.cc, pool.cc, matmul.cc). */
@@ -35,8 +37,9 @@ export interface NativeAddon {
   setThreads(n: number): number;
   /** glibc mallopt(M_MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD); false where not glibc or refused. Absent in addons built before it. */
   keepFreedMemory?(mmapThreshold: number, trimThreshold: number, mmapMax?: number): boolean;
-  convForward(p: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number): void;
-  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  /** filterId > 0: the filter's values are the same whenever this id is passed, so its reordered copy is cached (csrc/conv.cc). */
+  convForward(p: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, activation: number, alpha: number, filterId?: number): void;
+  convBackwardData(p: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array, filterId?: number): void;
   convBackwardWeights(p: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   poolForward(p: Int32Array, kind: number, x: Float32Array, y: Float32Array): void;
   poolBackward(p: Int32Array, kind: number, x: Float32Array | null, dy: Float32Array, dx: Float32Array): void;

@@ -126,6 +126,28 @@ function activationCode(attrs: NamedAttrMap | undefined): { code: number; alpha:
   return { code: ACTIVATION[act as keyof typeof ACTIVATION], alpha: (attrs?.leakyreluAlpha as number | undefined) ?? 0.2 };
 }
 
+/**
+ * Filter identities for the addon's cache of reordered filters (csrc/conv.cc): a tensor's values never change
+ * under its dataId (tfjs writes new data under a new dataId, Variable.assign included), so a filter seen again
+ * under the same dataId can reuse the copy oneDNN's layout asked for. A filter gets an id from its second use
+ * by the same kind of kernel on: a filter used once (a training step's weights) is not cached.
+ * CONVLAB_NATIVE_WEIGHT_CACHE=0 turns it off.
+ */
+const WEIGHT_CACHE = process.env.CONVLAB_NATIVE_WEIGHT_CACHE !== '0';
+const filterUses = new WeakMap<object, { id: number; forward: number; backward: number }>();
+let nextFilterId = 1;
+
+/** The id to pass for this filter (0: do not cache), counting this use. */
+export function filterId(filter: TensorInfo, kind: 'forward' | 'backward'): number {
+  if (!WEIGHT_CACHE) return 0;
+  let u = filterUses.get(filter.dataId);
+  if (!u) {
+    u = { id: nextFilterId++, forward: 0, backward: 0 };
+    filterUses.set(filter.dataId, u);
+  }
+  return ++u[kind] >= 2 ? u.id : 0;
+}
+
 function convForward(args: KernelArgs, addon: NativeAddon, depthwise: boolean, fused: boolean): TensorInfo | null {
   const { inputs, backend, attrs } = args;
   const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
@@ -144,7 +166,7 @@ function convForward(args: KernelArgs, addon: NativeAddon, depthwise: boolean, f
     act = a;
   }
   const y = allocFloat32(util.sizeFromShape(info.outShape));
-  addon.convForward(p, x, w, bias, y, act.code, act.alpha);
+  addon.convForward(p, x, w, bias, y, act.code, act.alpha, filterId(inputs.filter, 'forward'));
   return output(backend, info.outShape, y);
 }
 
@@ -158,7 +180,7 @@ function convBackwardData(args: KernelArgs, addon: NativeAddon, depthwise: boole
   const p = convParams(info, depthwise ? info.inChannels : 1);
   if (!p) return null;
   const dx = allocFloat32(util.sizeFromShape(inputShape));
-  addon.convBackwardData(p, dy, w, dx);
+  addon.convBackwardData(p, dy, w, dx, filterId(inputs.filter, 'backward'));
   return output(backend, inputShape, dx);
 }
 

@@ -3,6 +3,7 @@
  * that make the wasm backend usable for training and image gradients. Importing this module is
  * cheap and never throws; the addon is loaded by installNativeKernels().
  */
+import { setFlagsFromString } from 'node:v8';
 import { ADDON_PATH, addonError, checkOutputGuards, loadAddon } from './addon.js';
 import type { AddonInfo, NativeAddon } from './addon.js';
 import { NATIVE_IMPLS } from './cpu-kernels.js';
@@ -57,7 +58,26 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
   installRelu6Grad();
   const info = addon.info();
   const reuse = keepFreedMemory(addon);
-  return { detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${reuse ? ', freed memory reused' : ''}` };
+  const marking = markOnMainThread();
+  return {
+    detail: `oneDNN ${info.version}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${reuse ? ', freed memory reused' : ''}${marking ? ', GC marking on the main thread' : ''}`,
+  };
+}
+
+/**
+ * Turn off V8's concurrent marking (`--no-concurrent-marking`, set at run time): the kernels keep every core
+ * busy, and a marking thread beside them takes a core from an OpenMP thread, which the whole parallel region
+ * then waits for. Every iteration allocates hundreds of MB of tensor buffers, so V8 marks the old generation
+ * several times per iteration. Measured with tools/bench/gatys-app.ts (512 px, 5 iterations, two runs each): the
+ * InceptionV3 Gatys iteration took 0.40-0.48 s (0.55-0.66 CPU s) instead of 0.48-0.50 s (0.76-0.83 CPU s); VGG19
+ * 1.32-1.37 s instead of 1.45-1.47 s; GC pauses per iteration halved (44-48 ms against 87-91 ms on InceptionV3),
+ * because marking no longer waits on a thread that has no core. CONVLAB_CONCURRENT_MARKING=1 keeps V8's default.
+ * Returns whether it took effect.
+ */
+export function markOnMainThread(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.CONVLAB_CONCURRENT_MARKING === '1') return false;
+  setFlagsFromString('--no-concurrent-marking');
+  return true;
 }
 
 /** glibc's largest mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit): blocks up to it come from the reusable heap. */

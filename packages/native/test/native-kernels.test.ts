@@ -152,6 +152,36 @@ nativeTest('Conv2DBackpropInput / Filter and the depthwise backprops match the c
   await check(t, cases);
 });
 
+nativeTest('cached filters: a filter used again is read from the cache, and a new filter of the same shape is not', async (t) => {
+  await tf.setBackend('cpu');
+  const { loadAddon } = await import('../src/addon.js');
+  // Shapes that take each path: oneDNN's forward and backward-data kernels, and the input gradient run as a
+  // forward convolution with the flipped filter (32 or more channels each side).
+  for (const [x, f] of [[[1, 9, 11, 5], [3, 3, 5, 7]], [[1, 9, 11, 32], [3, 3, 32, 40]], [[1, 6, 7, 40], [1, 1, 40, 32]]]) {
+    const input = rand(x), dy = rand(outShapeOf(x, f, 1, 1, 'same', false));
+    const attrs = { strides: 1, pad: 'same' as const, dilations: 1, dataFormat: 'NHWC' as const };
+    for (let round = 0; round < 2; round++) {
+      // A new filter each round, with the same shape: the cache must not hand back the last round's.
+      const filter = rand(f);
+      uninstallNativeKernels();
+      const refY = tf.engine().runKernel('Conv2D', { x: input, filter }, attrs) as tf.Tensor;
+      const refDx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: x }) as tf.Tensor;
+      await installNativeKernels();
+      // Three uses: the second and third pass the filter's id (the third reads the cached copy).
+      for (let use = 0; use < 3; use++) {
+        const y = tf.engine().runKernel('Conv2D', { x: input, filter }, attrs) as tf.Tensor;
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: x }) as tf.Tensor;
+        t.true(relErr(y, refY) <= TOLERANCE, `x${x} f${f} round ${round} use ${use}: forward ${relErr(y, refY)}`);
+        t.true(relErr(dx, refDx) <= TOLERANCE, `x${x} f${f} round ${round} use ${use}: input gradient ${relErr(dx, refDx)}`);
+        tf.dispose([y, dx]);
+      }
+      tf.dispose([filter, refY, refDx]);
+    }
+    tf.dispose([input, dy]);
+  }
+  t.true((loadAddon()?.info().filterCacheBytes ?? 0) > 0, 'filters were cached');
+});
+
 nativeTest('FusedConv2D and FusedDepthwiseConv2D (bias, activations) match the cpu kernels', async (t) => {
   const cases: Case[] = [];
   const acts = ['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu'];
@@ -188,7 +218,7 @@ nativeTest('FusedConv2D and FusedDepthwiseConv2D (bias, activations) match the c
 
 nativeTest('MaxPool, AvgPool and their gradients match the cpu kernels (ties after relu included)', async (t) => {
   const cases: Case[] = [];
-  for (const x of [[2, 9, 11, 3], [1, 8, 8, 5]]) {
+  for (const x of [[2, 9, 11, 3], [1, 8, 8, 5], [1, 7, 9, 33]]) {
     for (const [filterSize, strides] of [[2, 2], [3, 2], [3, 1], [2, 1], [3, 3]]) {
       for (const pad of ['same', 'valid'] as const) {
         const attrs = { filterSize, strides, pad };
