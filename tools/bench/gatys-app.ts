@@ -73,6 +73,7 @@ async function appRow(backbone: 'vgg19' | 'inception_v3'): Promise<BenchResult> 
     c.at.push(process.cpuUsage());
     c.faults.push(process.resourceUsage().minorPageFault);
     c.gc.push(gcMs);
+    if (process.env.BENCH_GC_EACH) (globalThis as { gc?: () => void }).gc?.();
   });
   let r: Awaited<ReturnType<typeof stylize>>;
   if (values.profile) {

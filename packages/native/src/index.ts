@@ -70,8 +70,10 @@ export async function installNativeKernels(): Promise<{ detail: string }> {
  * then waits for. Every iteration allocates hundreds of MB of tensor buffers, so V8 marks the old generation
  * several times per iteration. Measured with tools/bench/gatys-app.ts (512 px, 5 iterations, two runs each): the
  * InceptionV3 Gatys iteration took 0.40-0.48 s (0.55-0.66 CPU s) instead of 0.48-0.50 s (0.76-0.83 CPU s); VGG19
- * 1.32-1.37 s instead of 1.45-1.47 s; GC pauses per iteration halved (44-48 ms against 87-91 ms on InceptionV3),
- * because marking no longer waits on a thread that has no core. CONVLAB_CONCURRENT_MARKING=1 keeps V8's default.
+ * 1.12-1.18 s instead of 1.36-1.50 s; GC pauses per iteration halved (44-48 ms against 87-91 ms on InceptionV3),
+ * because marking no longer waits on a thread that has no core. The price: dead tensors are collected later, so
+ * peak RSS rises (VGG19 at 544x416: 2.7-3.1 GB instead of 2.1-2.2 GB). CONVLAB_CONCURRENT_MARKING=1 keeps V8's
+ * default.
  * Returns whether it took effect.
  */
 export function markOnMainThread(env: NodeJS.ProcessEnv = process.env): boolean {
