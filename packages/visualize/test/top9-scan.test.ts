@@ -49,6 +49,8 @@ test('top-9 returns the right images and positions, reports bad files, and resum
   t.true(full.complete);
   t.is(full.scanned, 40);
   t.deepEqual(full.failed.map((f) => f.file), [join(dir, 'broken.jpg')]);
+  // The figures' "over N images": the 40 that were ranked, not 40 minus the broken one.
+  t.is(full.ranked, 40);
   const tops = topK(full.cache, [0, 1, 2], 9);
   await full.cache.close();
 
@@ -86,6 +88,7 @@ test('top-9 returns the right images and positions, reports bad files, and resum
   t.true(resumed.complete);
   t.is(resumed.fromCache, 8);
   t.is(resumed.scanned, 33);
+  t.is(resumed.ranked, 40);
   t.deepEqual(topK(resumed.cache, [0, 1, 2], 9), tops);
   await resumed.cache.close();
   t.false((await readFile(log, 'utf8')).includes('{"f":"img0\n'));
@@ -94,6 +97,7 @@ test('top-9 returns the right images and positions, reports bad files, and resum
   const again = await scanMaxima({ files, root: dir, activations, meta, cacheDir: join(dir, 'cacheB'), batchSize: 4 });
   t.is(again.scanned, 0);
   t.is(again.failed.length, 1);
+  t.is(again.ranked, 40);
   t.deepEqual(topK(again.cache, [0, 1, 2], 9), tops);
   const err = t.throws(() => topK(again.cache, [3], 9));
   t.regex(err!.message, /unit 3 out of range/);

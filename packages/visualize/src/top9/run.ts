@@ -141,7 +141,7 @@ export async function runTop9(model: ConvNet, options: Top9Options, hooks: Top9H
   record.time('render', result.renderSeconds * 1000);
   const base = `top9-${safeName(layer)}`;
   if (result.figures.length) {
-    result.figure = layerFigure(result.figures, `${model.name} ${layer}: top-${k} activations of ${result.figures.length} units over ${scan.scanned + scan.fromCache - scan.failed.length} images (receptive field ${rf.size[0]}x${rf.size[1]} px)`, result.figures.length > 8 ? 4 : 2);
+    result.figure = layerFigure(result.figures, `${model.name} ${layer}: top-${k} activations of ${result.figures.length} units over ${scan.ranked} images (receptive field ${rf.size[0]}x${rf.size[1]} px)`, result.figures.length > 8 ? 4 : 2);
     const path = join(o.out, `${base}.png`);
     await saveImage(result.figure, path);
     result.files.push(path);
@@ -172,7 +172,7 @@ export async function runTop9(model: ConvNet, options: Top9Options, hooks: Top9H
     const htmlPath = join(o.out, `${base}.html`);
     await writeHtmlPage(htmlPath, {
       title: `Top-${k} activations: ${model.name} ${layer}`,
-      intro: `Zeiler & Fergus Fig. 2 layout over ${scan.scanned + scan.fromCache - scan.failed.length} images of ${root} (receptive field ${rf.size[0]}x${rf.size[1]} px). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
+      intro: `Zeiler & Fergus Fig. 2 layout over ${scan.ranked} images of ${root} (receptive field ${rf.size[0]}x${rf.size[1]} px). Backend: ${engineInfo()?.summary ?? 'unknown'}.`,
       sections: [
         { heading: 'Units', figures: [{ image: result.figure }] },
         {

@@ -51,6 +51,8 @@ export interface ScanResult {
   scanned: number;
   fromCache: number;
   failed: { file: string; error: string }[];
+  /** Images whose maxima entered the ranking: scanned now, or read from the cache without an error. */
+  ranked: number;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -82,6 +84,7 @@ export async function scanMaxima(options: ScanOptions): Promise<ScanResult> {
   const todo: { file: string; key: string; size: number; mtimeMs: number }[] = [];
   let cached = 0;
   const failed: { file: string; error: string }[] = [];
+  let cachedOk = 0;
   for (const file of options.files) {
     const key = fileKey(file, options.root);
     let st;
@@ -95,6 +98,7 @@ export async function scanMaxima(options: ScanOptions): Promise<ScanResult> {
       cached += 1;
       const prev = cache.get(key);
       if (prev?.error) failed.push({ file, error: prev.error });
+      else cachedOk += 1;
     } else {
       todo.push({ file, key, size: st.size, mtimeMs: st.mtimeMs });
     }
@@ -182,6 +186,7 @@ export async function scanMaxima(options: ScanOptions): Promise<ScanResult> {
     scanned,
     fromCache: cached,
     failed,
+    ranked: scanned + cachedOk,
     seconds,
     imagesPerSecond: seconds > 0 ? scanned / seconds : 0,
   };
