@@ -45,7 +45,8 @@ export interface NativeAddon {
   poolBackward(p: Int32Array, kind: number, x: Float32Array | null, dy: Float32Array, dx: Float32Array): void;
   matMul(p: Int32Array, a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null, activation: number, alpha: number): void;
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
-  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, innerA?: number, innerB?: number): void;
+  /** shape/stridesA/stridesB: any broadcast (csrc/eltwise.cc Layout; cpu-kernels.ts broadcastLayout). */
+  binary(op: number, a: Float32Array, b: Float32Array, y: Float32Array, innerA?: number, innerB?: number, shape?: Int32Array, stridesA?: Int32Array, stridesB?: Int32Array): void;
 }
 
 /** Where the build puts the addon; CONVLAB_NATIVE_ADDON overrides it (set it to `off` to disable native kernels). */

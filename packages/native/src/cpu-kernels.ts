@@ -301,10 +301,46 @@ function binary(args: KernelArgs, addon: NativeAddon, op: number): TensorInfo | 
   };
   const okA = a.length === n || a.length === 1 || repeats(inputs.a.shape);
   const okB = b.length === n || b.length === 1 || repeats(inputs.b.shape);
-  if (!okA || !okB || (a.length !== n && b.length !== n && a.length !== 1 && b.length !== 1) || n === 0) return null;
+  if (n === 0) return null;
   const y = allocFloat32(n);
+  if (!okA || !okB || (a.length !== n && b.length !== n && a.length !== 1 && b.length !== 1)) {
+    // Any other broadcast, e.g. instance-norm statistics [b, 1, 1, c] against [b, h, w, c] with b > 1, where
+    // tfjs's kernel computes coordinates per element (most of a batch-2 fast-style training step went there).
+    const l = broadcastLayout(inputs.a.shape, inputs.b.shape, shape);
+    addon.binary(op, a, b, y, 0, 0, Int32Array.from(l.shape), Int32Array.from(l.stridesA), Int32Array.from(l.stridesB));
+    return output(backend, shape, y);
+  }
   addon.binary(op, a, b, y);
   return output(backend, shape, y);
+}
+
+/**
+ * A broadcast as the output's shape and each operand's strides (0 along an axis it is broadcast on), with
+ * size-1 output axes dropped and adjacent axes merged where both operands treat them alike.
+ */
+export function broadcastLayout(aShape: readonly number[], bShape: readonly number[], out: readonly number[]): { shape: number[]; stridesA: number[]; stridesB: number[] } {
+  const r = out.length;
+  const pad = (s: readonly number[]) => [...new Array<number>(r - s.length).fill(1), ...s];
+  const pa = pad(aShape), pb = pad(bShape);
+  const dims: { n: number; a: boolean; b: boolean }[] = [];
+  for (let d = 0; d < r; d++) {
+    if (out[d] === 1) continue;
+    const a = pa[d] === 1, b = pb[d] === 1; // broadcast along d
+    const last = dims[dims.length - 1];
+    if (last && last.a === a && last.b === b) last.n *= out[d];
+    else dims.push({ n: out[d], a, b });
+  }
+  if (dims.length === 0) dims.push({ n: 1, a: false, b: false });
+  const strides = (key: 'a' | 'b') => {
+    const st = new Array<number>(dims.length);
+    let acc = 1;
+    for (let i = dims.length - 1; i >= 0; i--) {
+      st[i] = dims[i][key] ? 0 : acc;
+      if (!dims[i][key]) acc *= dims[i].n;
+    }
+    return st;
+  };
+  return { shape: dims.map((d) => d.n), stridesA: strides('a'), stridesB: strides('b') };
 }
 
 function unary(args: KernelArgs, addon: NativeAddon, op: number, alpha = 0): TensorInfo | null {
@@ -350,7 +386,7 @@ function sum(args: KernelArgs): TensorInfo | null {
   if (axes.length === 0) return null;
   const contiguous = axes.every((v, i) => i === 0 || v === axes[i - 1] + 1);
   const leading = contiguous && axes[0] === 0, trailing = contiguous && axes[axes.length - 1] === shape.length - 1;
-  if (!leading && !trailing) return null;
+  if (!contiguous) return null;
   const outShape = attrs?.keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
   const reduced = util.sizeFromShape(axes.map((i) => shape[i]));
   const kept = x.length / Math.max(reduced, 1);
@@ -361,8 +397,19 @@ function sum(args: KernelArgs): TensorInfo | null {
       for (let j = r * reduced, e = j + reduced; j < e; j++) s += x[j];
       acc[r] = s;
     }
-  } else {
+  } else if (leading) {
     for (let r = 0; r < reduced; r++) for (let j = 0, o = r * kept; j < kept; j++) acc[j] += x[o + j];
+  } else {
+    // Middle axes ([b, h, w, c] over h and w: a broadcast gradient): [outer, reduced, inner], summed in the
+    // order tfjs's kernel sums them after its transpose (r = 0, 1, ...), in float64 as it does.
+    const inner = util.sizeFromShape(shape.slice(axes[axes.length - 1] + 1));
+    const outer = kept / inner;
+    for (let o = 0; o < outer; o++) {
+      for (let r = 0; r < reduced; r++) {
+        const base = (o * reduced + r) * inner, out = o * inner;
+        for (let j = 0; j < inner; j++) acc[out + j] += x[base + j];
+      }
+    }
   }
   return output(backend, outShape, Float32Array.from(acc));
 }

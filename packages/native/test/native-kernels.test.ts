@@ -313,8 +313,17 @@ nativeTest('element-wise kernels match the cpu kernels (equal shapes, scalars, t
     }
   }
   // Reductions and data movement.
-  for (const [shape, axis, keepDims] of [[[5, 7, 3], 0, false], [[5, 7, 3], [0, 1], true], [[5, 7, 3], 2, false], [[5, 7, 3], [1, 2], false], [[64, 2048], 0, false], [[5, 7, 3], 1, false]] as const) {
-    cases.push({ name: 'Sum', inputs: { x: rand([...shape]) }, attrs: { axis: axis as number | number[], keepDims }, label: `${shape} axis ${axis}`, native: axis !== 1 });
+  // Middle axes ([b, h, w, c] over h, w: a broadcast gradient) too; axes that are not adjacent fall back.
+  for (const [shape, axis, keepDims] of [[[5, 7, 3], 0, false], [[5, 7, 3], [0, 1], true], [[5, 7, 3], 2, false], [[5, 7, 3], [1, 2], false], [[64, 2048], 0, false], [[5, 7, 3], 1, false], [[2, 6, 5, 4], [1, 2], true], [[5, 7, 3], [0, 2], false]] as const) {
+    const adjacent = !(Array.isArray(axis) && axis[0] === 0 && axis[1] === 2);
+    cases.push({ name: 'Sum', inputs: { x: rand([...shape]) }, attrs: { axis: axis as number | number[], keepDims }, label: `${shape} axis ${axis}`, native: adjacent });
+  }
+  // General broadcasts (per-sample statistics with a batch > 1, both operands broadcast, a middle axis).
+  for (const [sa, sb] of [[[2, 5, 6, 3], [2, 1, 1, 3]], [[2, 1, 1, 3], [2, 5, 6, 3]], [[2, 5, 6, 3], [2, 5, 1, 1]], [[1, 5, 1, 3], [4, 1, 6, 1]], [[3, 1, 4], [3, 5, 1]]]) {
+    for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference', 'Maximum']) {
+      const b = name === 'RealDiv' ? tf.add(tf.abs(rand(sb)), 0.5) : rand(sb);
+      cases.push({ name, inputs: { a: rand(sa), b }, attrs: {}, label: `${sa} with ${sb}` });
+    }
   }
   for (const axis of [0, 1, 2, -1]) {
     cases.push({ name: 'Concat', inputs: [rand([2, 3, 4]), rand([2, 3, 4]), rand([2, 3, 4])] as unknown as Inputs, attrs: { axis }, label: `axis ${axis}` });

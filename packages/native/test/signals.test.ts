@@ -27,7 +27,7 @@ while (performance.now() - t0 < 2500) {
     calls++;
   }
 }
-console.log('calls', calls);
+console.log('calls ' + calls); // one string: under FORCE_COLOR (nx sets it) a number argument is printed in colour
 `;
 
 nativeTest('sgemm under the CPU profiler (a signal every millisecond) keeps the heap intact', (t) => {
