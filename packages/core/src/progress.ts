@@ -22,6 +22,8 @@ export interface ProgressOptions {
   lineSeconds?: number;
   /** Clock in ms (default performance.now); injectable for tests. */
   now?: () => number;
+  /** Where a resumed run starts (default 0): the rate and ETA count only the steps done since. */
+  initial?: number;
 }
 
 export interface Progress {
@@ -80,13 +82,14 @@ export function createProgress(options: ProgressOptions): Progress {
   const now = options.now ?? (() => performance.now());
   const mode = options.mode ?? (progressDisabled() ? 'silent' : stream.isTTY ? 'bar' : 'lines');
   const start = now();
-  let value = 0;
+  const initial = Math.max(0, options.initial ?? 0);
+  let value = initial;
   let fields: ProgressFields = {};
   let stopped = false;
 
   const rate = (): number => {
     const elapsed = (now() - start) / 1000;
-    return elapsed > 0 ? value / elapsed : 0;
+    return elapsed > 0 ? (value - initial) / elapsed : 0;
   };
   const eta = (): number => {
     const r = rate();
@@ -142,7 +145,7 @@ export function createProgress(options: ProgressOptions): Progress {
         if (stopped) return;
         stopped = true;
         // One closing line when there was progress to speak of (a loop that ran at all).
-        if (value > 0 || printed > 0) stream.write(statusLine() + '\n');
+        if (value > initial || printed > 0) stream.write(statusLine() + '\n');
       },
     };
   }
@@ -168,7 +171,7 @@ export function createProgress(options: ProgressOptions): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0);
+  bar.start(total, initial);
   // If the process ends mid-run (Ctrl-C, an error), leave the terminal with its cursor back.
   const restore = (): void => {
     if (!stopped) bar.stop();

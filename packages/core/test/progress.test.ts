@@ -30,6 +30,21 @@ test('non-TTY: at most one line per 10% plus a closing line, with rate, ETA and 
   t.regex(lines.at(-1)!, /^style: 100% \(1000\/1000 iter\), 2\.00 iter\/s, took 8m 20s, loss=100$/);
 });
 
+test('a resumed run counts its rate and ETA from where it started', (t) => {
+  const stream = new Capture();
+  let clock = 0;
+  const p = createProgress({ total: 1000, label: 'train', unit: 'step', stream, mode: 'lines', now: () => clock, initial: 600 });
+  for (let i = 601; i <= 1000; i++) {
+    clock += 500;
+    p.update(i);
+  }
+  p.stop();
+  const lines = stream.text.trim().split('\n');
+  // 2 steps per second over the 400 steps of this run (not 1000 / 200 s), and the ETA of what is left.
+  t.regex(lines[0], /^train: 60% \(601\/1000 step\), 2\.00 step\/s, ETA 3m 20s$/);
+  t.regex(lines.at(-1)!, /^train: 100% \(1000\/1000 step\), 2\.00 step\/s, took 3m 20s$/);
+});
+
 test('non-TTY with slow steps prints on the 30 s clock, fast steps only on 10% marks', (t) => {
   const fast = new Capture();
   let clock = 0;

@@ -288,7 +288,7 @@ export async function trainFastStyle(options: FastTrainOptions, hooks: FastTrain
   for (const t of [sx, zeros, ...Object.values(sf), ...Object.values(shapeOf)]) t.dispose();
 
   const previewSource = await resizeImage(await loadImage(files[0]), { maxSide: 256 });
-  const bar = createProgress({ total: o.steps, label: 'train-fast', unit: 'step', mode: hooks.progressBar ? undefined : 'silent' });
+  const bar = createProgress({ total: o.steps, label: 'train-fast', unit: 'step', mode: hooks.progressBar ? undefined : 'silent', initial: startStep });
   const perms = new Map<number, number[]>();
   let step = startStep;
   let aborted = false;
