@@ -27,11 +27,13 @@ void checkFloatLength(const Napi::CallbackInfo &info, size_t i, int64_t expected
 
 std::string keyOf(const char *op, const std::vector<int64_t> &p, const std::vector<int64_t> &extra = {});
 
-// A least-recently-used map from a shape key to a cached entry. Entries hold oneDNN primitives, which
-// own their (possibly large) kernels, so the cache is bounded.
+// A least-recently-used map from a key to a cached entry. Entries hold oneDNN primitives, which own their
+// (possibly large) kernels, or filter copies, so the cache is bounded: by the sum of the entries' costs (by
+// default 1 each, a count), evicting the least recently used first.
 template <typename T> class LruCache {
  public:
-  explicit LruCache(size_t capacity) : capacity_(capacity) {}
+  using Cost = size_t (*)(const T &);
+  explicit LruCache(size_t capacity, Cost cost = [](const T &) -> size_t { return 1; }) : capacity_(capacity), cost_(cost) {}
   T *find(const std::string &key) {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
@@ -39,23 +41,32 @@ template <typename T> class LruCache {
     return it->second.first.get();
   }
   T *insert(const std::string &key, std::unique_ptr<T> value) {
-    if (map_.size() >= capacity_) {
-      map_.erase(order_.back());
+    const size_t c = cost_(*value);
+    while (!order_.empty() && total_ + c > capacity_) {
+      auto victim = map_.find(order_.back());
+      total_ -= cost_(*victim->second.first);
+      map_.erase(victim);
       order_.pop_back();
     }
     order_.push_front(key);
     T *raw = value.get();
     map_.emplace(key, std::make_pair(std::move(value), order_.begin()));
+    total_ += c;
     return raw;
   }
   size_t size() const { return map_.size(); }
+  // The sum of the entries' costs.
+  size_t total() const { return total_; }
   void clear() {
     map_.clear();
     order_.clear();
+    total_ = 0;
   }
 
  private:
   size_t capacity_;
+  Cost cost_;
+  size_t total_ = 0;
   std::list<std::string> order_;
   std::unordered_map<std::string, std::pair<std::unique_ptr<T>, std::list<std::string>::iterator>> map_;
 };

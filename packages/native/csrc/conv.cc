@@ -107,50 +107,12 @@ void checkLength(const Napi::CallbackInfo &info, size_t i, int64_t expected, con
 // the same values). A frozen network's filters are reordered once instead of at every call: on the 512 px
 // InceptionV3 Gatys iteration the reorders took 30 ms of 160 ms of oneDNN time (ONEDNN_VERBOSE). Least
 // recently used copies go beyond CONVLAB_NATIVE_WEIGHT_CACHE_MB (default 512) in all.
-class FilterCache {
- public:
-  std::vector<float> *find(const std::string &key) {
-    auto it = map_.find(key);
-    if (it == map_.end()) return nullptr;
-    order_.splice(order_.begin(), order_, it->second.second);
-    return it->second.first.get();
-  }
-  std::vector<float> *insert(const std::string &key, size_t floats) {
-    const size_t bytes = floats * sizeof(float);
-    while (!order_.empty() && bytes_ + bytes > budget()) {
-      auto victim = map_.find(order_.back());
-      bytes_ -= victim->second.first->size() * sizeof(float);
-      map_.erase(victim);
-      order_.pop_back();
-    }
-    order_.push_front(key);
-    auto value = std::make_unique<std::vector<float>>(floats);
-    std::vector<float> *raw = value.get();
-    map_.emplace(key, std::make_pair(std::move(value), order_.begin()));
-    bytes_ += bytes;
-    return raw;
-  }
-  void clear() {
-    map_.clear();
-    order_.clear();
-    bytes_ = 0;
-  }
-  size_t bytes() const { return bytes_; }
+size_t filterBudget() {
+  const char *v = std::getenv("CONVLAB_NATIVE_WEIGHT_CACHE_MB");
+  return static_cast<size_t>(v ? std::max(0L, std::atol(v)) : 512L) << 20;
+}
 
- private:
-  static size_t budget() {
-    static const size_t b = [] {
-      const char *v = std::getenv("CONVLAB_NATIVE_WEIGHT_CACHE_MB");
-      return static_cast<size_t>(v ? std::max(0L, std::atol(v)) : 512L) << 20;
-    }();
-    return b;
-  }
-  std::list<std::string> order_;
-  std::unordered_map<std::string, std::pair<std::unique_ptr<std::vector<float>>, std::list<std::string>::iterator>> map_;
-  size_t bytes_ = 0;
-};
-
-FilterCache filters;
+LruCache<std::vector<float>> filters(filterBudget(), [](const std::vector<float> &v) { return v.size() * sizeof(float); });
 
 int64_t filterIdArg(const Napi::CallbackInfo &info, size_t i) {
   return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : 0;
@@ -160,20 +122,29 @@ int64_t filterIdArg(const Napi::CallbackInfo &info, size_t i) {
 // primitive-layout copy into the buffer it is given).
 template <typename Prepare>
 memory cachedWeights(Entry &e, const std::string &key, int64_t id, Prepare prepare) {
-  auto &eng = cpuEngine();
   std::string k = key + "#" + std::to_string(id);
   std::vector<float> *buf = filters.find(k);
   if (!buf) {
-    buf = filters.insert(k, e.primW.get_size() / sizeof(float));
+    buf = filters.insert(k, std::make_unique<std::vector<float>>(e.primW.get_size() / sizeof(float)));
     prepare(buf->data());
   }
-  return memory(e.primW, eng, buf->data());
+  return memory(e.primW, cpuEngine(), buf->data());
+}
+
+// Filter memory for the primitive from the caller's filter w: the cached reordered copy when the caller gave an
+// id and the layouts differ, otherwise as weightsIn.
+memory filterIn(Entry &e, const std::string &key, int64_t id, float *w) {
+  if (id <= 0 || !e.needsReorder) return weightsIn(e, w);
+  return cachedWeights(e, key, id, [&](float *out) {
+    memory user(e.userW, cpuEngine(), w), prim(e.primW, cpuEngine(), out);
+    e.reorder.execute(cpuStream(), user, prim);
+  });
 }
 
 }  // namespace
 
 size_t convCacheSize() { return cache.size(); }
-size_t filterCacheBytes() { return filters.bytes(); }
+size_t filterCacheBytes() { return filters.total(); }
 void clearConvCache() {
   cache.clear();
   filters.clear();
@@ -211,10 +182,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo &info) {
   auto &eng = cpuEngine();
   memory src(s.src(), eng, x), dst(s.dst(), eng, y);
   const int64_t id = filterIdArg(info, 7);
-  memory wm = id > 0 && e->needsReorder ? cachedWeights(*e, key, id, [&](float *out) {
-    memory user(e->userW, eng, w), prim(e->primW, eng, out);
-    e->reorder.execute(cpuStream(), user, prim);
-  }) : weightsIn(*e, w);
+  memory wm = filterIn(*e, key, id, w);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, memory(s.bias(), eng, b));
   e->prim.execute(cpuStream(), args);
@@ -311,10 +279,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo &info) {
   }
   auto &eng = cpuEngine();
   memory ddst(s.dst(), eng, dy), dsrc(s.src(), eng, dx);
-  memory wm = id > 0 && e->needsReorder ? cachedWeights(*e, key, id, [&](float *out) {
-    memory user(e->userW, eng, w), prim(e->primW, eng, out);
-    e->reorder.execute(cpuStream(), user, prim);
-  }) : weightsIn(*e, w);
+  memory wm = filterIn(*e, key, id, w);
   e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}});
   cpuStream().wait();
   return info.Env().Undefined();

@@ -384,9 +384,8 @@ function sum(args: KernelArgs): TensorInfo | null {
   const shape = inputs.x.shape;
   const axes = util.parseAxisParam(attrs?.axis as number | number[], shape).sort((p, q) => p - q);
   if (axes.length === 0) return null;
-  const contiguous = axes.every((v, i) => i === 0 || v === axes[i - 1] + 1);
-  const leading = contiguous && axes[0] === 0, trailing = contiguous && axes[axes.length - 1] === shape.length - 1;
-  if (!contiguous) return null;
+  if (!axes.every((v, i) => i === 0 || v === axes[i - 1] + 1)) return null;
+  const trailing = axes[axes.length - 1] === shape.length - 1;
   const outShape = attrs?.keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
   const reduced = util.sizeFromShape(axes.map((i) => shape[i]));
   const kept = x.length / Math.max(reduced, 1);
@@ -397,11 +396,10 @@ function sum(args: KernelArgs): TensorInfo | null {
       for (let j = r * reduced, e = j + reduced; j < e; j++) s += x[j];
       acc[r] = s;
     }
-  } else if (leading) {
-    for (let r = 0; r < reduced; r++) for (let j = 0, o = r * kept; j < kept; j++) acc[j] += x[o + j];
   } else {
-    // Middle axes ([b, h, w, c] over h and w: a broadcast gradient): [outer, reduced, inner], summed in the
-    // order tfjs's kernel sums them after its transpose (r = 0, 1, ...), in float64 as it does.
+    // Leading or middle axes ([b, h, w, c] over h and w: a broadcast gradient) as [outer, reduced, inner]
+    // (outer = 1 for leading axes), summed in the order tfjs's kernel sums them after its transpose
+    // (r = 0, 1, ...), in float64 as it does.
     const inner = util.sizeFromShape(shape.slice(axes[axes.length - 1] + 1));
     const outer = kept / inner;
     for (let o = 0; o < outer; o++) {
